@@ -1,0 +1,154 @@
+/**
+ * Seeded, forkable pseudo-random numbers. Every random choice in `lib/` and `policies/` goes through an `Rng`
+ * passed in explicitly; `Math.random` is never used (a test greps for it), so the same seed reproduces a run
+ * bit for bit on every machine.
+ *
+ * The generator is xoshiro128** (Blackman & Vigna, 2018): 128 bits of state, 32-bit outputs, fast in
+ * JavaScript because it only needs 32-bit integer ops. Seeds are expanded with splitmix32 so that nearby seeds
+ * (0, 1, 2, ...) give unrelated streams.
+ */
+
+/** One step of splitmix32: a good 32-bit mixer used to expand seeds and derive fork seeds. */
+function splitmix32(x: number): number {
+  x = (x + 0x9e3779b9) | 0;
+  let z = x;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** Hash a string (a fork label) to 32 bits with FNV-1a, so forks can be named rather than numbered. */
+function hashLabel(label: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < label.length; i++) {
+    h ^= label.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * A seeded xoshiro128** generator.
+ *
+ * `fork(label)` derives an independent child stream from this generator's *seed* and the label, without
+ * advancing this generator: a policy, a seed replicate or a worker can each get its own stream, and adding a
+ * new fork never changes the numbers an existing one produces.
+ */
+export class Rng {
+  /** The seed this generator was created with (an unsigned 32-bit integer). */
+  readonly seed: number;
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+  private spareNormal: number | undefined;
+
+  /**
+   * @param seed any finite integer; it is reduced to 32 bits. Non-integers are rejected rather than truncated
+   *   silently, because a seed of 1.5 is almost always a bug in the caller.
+   */
+  constructor(seed: number) {
+    if (!Number.isInteger(seed)) {
+      throw new RangeError(`Rng: seed must be an integer, got ${seed}`);
+    }
+    this.seed = seed >>> 0;
+    let x = this.seed;
+    this.s0 = x = splitmix32(x);
+    this.s1 = x = splitmix32(x);
+    this.s2 = x = splitmix32(x);
+    this.s3 = splitmix32(x);
+    // An all-zero state would make xoshiro emit zeros forever; splitmix32 cannot produce four zeros in a row
+    // from a single seed, but guard anyway because the cost is one comparison.
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+  }
+
+  /** Next unsigned 32-bit integer, uniform on [0, 2^32). */
+  nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform float on [0, 1) with 53 random bits (two 32-bit draws). */
+  float(): number {
+    const hi = this.nextUint32() >>> 5; // 27 bits
+    const lo = this.nextUint32() >>> 6; // 26 bits
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /**
+   * Uniform integer on [0, n). Uses rejection so the result is exactly uniform (no modulo bias).
+   * @param n exclusive upper bound, an integer in [1, 2^32].
+   */
+  int(n: number): number {
+    if (!Number.isInteger(n) || n < 1 || n > 4294967296) {
+      throw new RangeError(`Rng.int: n must be an integer in [1, 2^32], got ${n}`);
+    }
+    if (n === 1) return 0;
+    const limit = 4294967296 - (4294967296 % n);
+    let x: number;
+    do {
+      x = this.nextUint32();
+    } while (x >= limit);
+    return x % n;
+  }
+
+  /** Standard normal draw (Marsaglia polar method; caches the second value of each pair). */
+  normal(): number {
+    if (this.spareNormal !== undefined) {
+      const v = this.spareNormal;
+      this.spareNormal = undefined;
+      return v;
+    }
+    let u: number;
+    let v: number;
+    let s: number;
+    do {
+      u = this.float() * 2 - 1;
+      v = this.float() * 2 - 1;
+      s = u * u + v * v;
+    } while (s >= 1 || s === 0);
+    const m = Math.sqrt((-2 * Math.log(s)) / s);
+    this.spareNormal = v * m;
+    return u * m;
+  }
+
+  /** Exponential draw with the given rate (mean 1/rate). */
+  exponential(rate: number): number {
+    if (!(rate > 0) || !Number.isFinite(rate)) {
+      throw new RangeError(`Rng.exponential: rate must be a positive finite number, got ${rate}`);
+    }
+    // 1 - float() is in (0, 1], so the log is finite.
+    return -Math.log(1 - this.float()) / rate;
+  }
+
+  /** Fisher–Yates shuffle of `array` in place; returns the same array. */
+  shuffle<T extends { length: number; [i: number]: unknown }>(array: T): T {
+    for (let i = array.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const tmp = array[i];
+      array[i] = array[j];
+      array[j] = tmp;
+    }
+    return array;
+  }
+
+  /**
+   * An independent generator derived from this one's seed and `label` (a string or a non-negative integer).
+   * Does not consume numbers from this generator, so forks are stable however they are interleaved.
+   */
+  fork(label: string | number): Rng {
+    const tag = typeof label === 'number' ? splitmix32(label >>> 0) : hashLabel(label);
+    return new Rng(splitmix32(this.seed ^ splitmix32(tag)) ^ tag);
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
