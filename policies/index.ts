@@ -1,0 +1,25 @@
+/**
+ * The policy registry. Adding a policy = one file exporting a `PolicySpec` and one line here; the conformance
+ * suite (test/conformance.test.ts) runs every entry.
+ */
+import { InputError } from '../lib/errors.ts';
+import type { AnyPolicySpec } from '../lib/registry.ts';
+import { budgetedThreshold } from './budgeted-threshold.ts';
+import { fixedExit } from './fixed-exit.ts';
+import { randomExit } from './random-exit.ts';
+import { threshold } from './threshold.ts';
+
+/** Every registered policy family, by registry name. */
+export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold];
+
+/**
+ * Look a policy family up by name.
+ * @throws InputError listing the registered names when there is none of that name.
+ */
+export function getPolicySpec(name: string): AnyPolicySpec {
+  const spec = REGISTRY.find((s) => s.name === name);
+  if (!spec) throw new InputError('policy registry', 'name', `one of ${REGISTRY.map((s) => s.name).join(', ')}`, JSON.stringify(name));
+  return spec;
+}
+
+export { budgetedThreshold, fixedExit, randomExit, threshold };

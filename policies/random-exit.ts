@@ -1,0 +1,46 @@
+/**
+ * Random exit: each job's exit is drawn at job start, uniformly or from a fixed exit distribution. A sanity
+ * baseline: any policy that uses scores should beat the random exit with the same exit shares.
+ */
+import { InputError } from '../lib/errors.ts';
+import type { Policy } from '../lib/policy.ts';
+import { ParamReader, type PolicySpec } from '../lib/registry.ts';
+
+/** Parameters of `random-exit`. */
+export interface RandomExitParams {
+  /** Relative weight of each exit, length K; omitted = uniform. Normalised to shares. */
+  readonly shares: readonly number[] | undefined;
+}
+
+export const randomExit: PolicySpec<RandomExitParams> = {
+  name: 'random-exit',
+  description: 'Exit drawn per job at start from a fixed distribution (uniform by default); seeded.',
+  defaults: { shares: undefined },
+  testParams: (model) => [{}, { shares: Array.from({ length: model.nExits }, (_, k) => k + 1) }],
+  budgeted: false,
+  parse(raw) {
+    const r = new ParamReader('policy "random-exit"', raw);
+    const shares = r.optionalWeights('shares');
+    r.done();
+    return { shares };
+  },
+  create(params, { model, rng }): Policy {
+    const K = model.nExits;
+    const w = params.shares ?? new Array<number>(K).fill(1);
+    if (w.length !== K) throw new InputError('policy "random-exit"', 'params.shares', `${K} weights, one per exit`, `${w.length}`);
+    const total = w.reduce((a, b) => a + b, 0);
+    const cdf = new Float64Array(K);
+    let acc = 0;
+    for (let k = 0; k < K; k++) cdf[k] = acc += w[k] / total;
+    const label = params.shares ? `[${w.map((x) => +(x / total).toFixed(3)).join(', ')}]` : 'uniform';
+    return {
+      name: `random exit (${label})`,
+      commit: () => {
+        const u = rng.float();
+        let k = 0;
+        while (k < K - 1 && !(u < cdf[k])) k++;
+        return k;
+      },
+    };
+  },
+};
