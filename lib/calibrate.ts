@@ -28,6 +28,12 @@ export function geometricShares(costMs: readonly number[], budgetMs: number): nu
   if (!Number.isFinite(budgetMs) || budgetMs < costMs[0]) {
     throw new InputError('geometricShares', 'budgetMs', `a finite budget ≥ the first exit's cost ${costMs[0]} ms`, String(budgetMs));
   }
+  if (budgetMs === costMs[0]) {
+    // Only the first exit (and any exit exactly as cheap, which we do not need) fits: all mass there.
+    const s = new Array<number>(K).fill(0);
+    s[0] = 1;
+    return s;
+  }
   if (budgetMs >= costMs[K - 1]) {
     const s = new Array<number>(K).fill(0);
     s[K - 1] = 1;
