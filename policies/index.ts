@@ -6,11 +6,14 @@ import { InputError } from '../lib/errors.ts';
 import type { AnyPolicySpec } from '../lib/registry.ts';
 import { budgetedThreshold } from './budgeted-threshold.ts';
 import { fixedExit } from './fixed-exit.ts';
+import { modelBased } from './model-based.ts';
 import { randomExit } from './random-exit.ts';
+import { rateBased } from './rate-based.ts';
+import { reactive } from './reactive.ts';
 import { threshold } from './threshold.ts';
 
 /** Every registered policy family, by registry name. */
-export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold];
+export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased];
 
 /**
  * Look a policy family up by name.
@@ -22,4 +25,4 @@ export function getPolicySpec(name: string): AnyPolicySpec {
   return spec;
 }
 
-export { budgetedThreshold, fixedExit, randomExit, threshold };
+export { budgetedThreshold, fixedExit, modelBased, randomExit, rateBased, reactive, threshold };

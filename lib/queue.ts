@@ -1,0 +1,501 @@
+/**
+ * Discrete-event simulation of an early-exit inference service: arrivals → a FIFO buffer of B places → one
+ * server running the multi-exit network. An arrival that finds B jobs waiting is lost (the job in service does
+ * not occupy a buffer place, so the system holds at most B + 1 jobs: M/G/1/K with K = B + 1).
+ *
+ * Each job carries one sample of a trace, so whether it is classified correctly comes from that sample's real
+ * per-exit predictions. Its service time is the trace's cumulative cost of the exit where it leaves, times a
+ * per-job jitter factor (mean 1) when configured.
+ *
+ * Both kinds of policy run unchanged:
+ * - single-exit schedulers `commit` to an exit at job start (seeing time, queue length, B and the arrival-rate
+ *   estimate); the server then runs straight to that exit;
+ * - sequential policies (an "ordinary EEN") are asked `decide` at the simulated moment each exit finishes, so
+ *   the service time is known only as the job runs, and system events that happen meanwhile (losses) reach the
+ *   policy first.
+ *
+ * With one FIFO server the next event is always either the next arrival or the job in service reaching its
+ * next exit, so no event heap is needed. Ties go to the server (a departure frees its place before a
+ * simultaneous arrival looks for one).
+ *
+ * Memory is constant in the number of jobs unless per-job records or a time series are asked for: response
+ * time percentiles come from a log-bucket histogram with 0.5% relative resolution.
+ */
+import { makeArrivals, type ArrivalConfig } from './arrivals.ts';
+import { InputError, describe } from './errors.ts';
+import { ContractError, TraceCursor, type Policy, type SystemState } from './policy.ts';
+import { Rng } from './random.ts';
+import type { ScoredTrace } from './scores.ts';
+
+/** Per-job multiplicative noise on service time (mean 1), drawn once per job at its start. */
+export type JitterConfig =
+  /** Deterministic service: exactly the trace's cost. */
+  | { readonly kind: 'none' }
+  /** Factor ~ Exp(1): exponential service for a fixed exit (used to validate against M/M/1/K). */
+  | { readonly kind: 'exponential' }
+  /** Factor ~ lognormal with mean 1 and the given coefficient of variation. */
+  | { readonly kind: 'lognormal'; readonly cv: number };
+
+/** Configuration of one simulation run. Plain data, validated by `simulate`. */
+export interface QueueConfig {
+  /** Buffer places B (waiting jobs, not counting the one in service), an integer ≥ 0. */
+  readonly bufferCapacity: number;
+  readonly arrivals: ArrivalConfig;
+  /** Stop generating arrivals after this many. At least one of `maxArrivals`, `horizonMs` is required. */
+  readonly maxArrivals?: number;
+  /** Simulated time at which the run stops, ms. Arrivals after it are not generated. */
+  readonly horizonMs?: number;
+  /** Serve the jobs still in the system after arrivals stop. Default: true without a horizon, false with one. */
+  readonly drain?: boolean;
+  /** Service-time noise. Default none. */
+  readonly jitter?: JitterConfig;
+  /** How jobs draw samples: uniformly with replacement (default) or cycling through seeded permutations. */
+  readonly sampling?: 'uniform' | 'permutation';
+  /** Inter-arrival times averaged for the arrival-rate estimate given to policies. Default max(B, 1). */
+  readonly rateWindow?: number;
+  /** Keep flat per-job records (memory grows with jobs). Default false. */
+  readonly records?: boolean;
+  /** Sample queue length and recent exit shares every this many ms. Default: no time series. */
+  readonly timeSeriesEveryMs?: number;
+  /** Seed of the arrival, sampling and jitter streams (the policy has its own). */
+  readonly seed: number;
+}
+
+/** Flat per-job records, one entry per arrival in arrival order. Lost jobs have NaN start/end and exit −1. */
+export interface JobRecords {
+  readonly arrivalMs: Float64Array;
+  readonly startMs: Float64Array;
+  readonly endMs: Float64Array;
+  /** Trace sample index the job carried. */
+  readonly sample: Int32Array;
+  /** Exit taken, −1 if lost (or still in the system at the end). */
+  readonly exit: Int32Array;
+  /** 1 if served and correct. */
+  readonly correct: Uint8Array;
+  /** Jobs waiting in the buffer when this one arrived (not counting the one in service). */
+  readonly queueAtArrival: Int32Array;
+  /** 1 if lost to a full buffer. */
+  readonly lost: Uint8Array;
+}
+
+/** Samples of the system's state over time. */
+export interface TimeSeries {
+  /** Sample times, ms. */
+  readonly timeMs: number[];
+  /** Jobs in the system (waiting + in service) at each sample time. */
+  readonly inSystem: number[];
+  /** Exit shares of the jobs served since the previous sample (all zero if none), one array of length K each. */
+  readonly exitShares: number[][];
+}
+
+/** Summary of one run. Times in ms, rates per second. */
+export interface QueueMetrics {
+  readonly policy: string;
+  readonly trace: string;
+  readonly bufferCapacity: number;
+  readonly seed: number;
+  readonly arrivals: number;
+  readonly served: number;
+  readonly lost: number;
+  /** Jobs still waiting or in service when the run stopped (0 when drained). */
+  readonly inSystemAtEnd: number;
+  /** lost / arrivals. */
+  readonly lossRatio: number;
+  /** Correct / served. */
+  readonly accuracyServed: number;
+  /** Correct / (served + lost): lost jobs count as failures (jobs still in the system are excluded). */
+  readonly accuracyOverall: number;
+  readonly meanResponseMs: number;
+  readonly p50ResponseMs: number;
+  readonly p95ResponseMs: number;
+  readonly p99ResponseMs: number;
+  readonly maxResponseMs: number;
+  /** Mean service time of served jobs. */
+  readonly meanServiceMs: number;
+  /** Fraction of the elapsed time the server was busy. */
+  readonly utilisation: number;
+  /** Served jobs per second of simulated time. */
+  readonly throughputPerS: number;
+  /** Time-average number of jobs in the system (waiting + in service). */
+  readonly meanInSystem: number;
+  /** Largest number of jobs ever waiting in the buffer (≤ B). */
+  readonly maxQueue: number;
+  /** Exit shares of served jobs, length K. */
+  readonly exitShares: readonly number[];
+  /** Simulated time of the last event, ms. */
+  readonly elapsedMs: number;
+}
+
+/** What `simulate` returns. */
+export interface QueueResult {
+  readonly metrics: QueueMetrics;
+  readonly records: JobRecords | undefined;
+  readonly timeSeries: TimeSeries | undefined;
+}
+
+/** Response-time histogram: log-spaced buckets, 0.5% relative width, from 1 ns up. Constant memory per decade. */
+export class LogHistogram {
+  static readonly MIN = 1e-6;
+  static readonly GROWTH = 1.005;
+  readonly #invLog = 1 / Math.log(LogHistogram.GROWTH);
+  #counts = new Float64Array(1024);
+  #n = 0;
+
+  add(x: number): void {
+    const b = x <= LogHistogram.MIN ? 0 : 1 + Math.floor(Math.log(x / LogHistogram.MIN) * this.#invLog);
+    if (b >= this.#counts.length) {
+      const grown = new Float64Array(Math.max(b + 1, this.#counts.length * 2));
+      grown.set(this.#counts);
+      this.#counts = grown;
+    }
+    this.#counts[b]++;
+    this.#n++;
+  }
+
+  get count(): number {
+    return this.#n;
+  }
+
+  /** The q-quantile (0 ≤ q ≤ 1), accurate to the bucket width (0.5% relative). NaN when empty. */
+  quantile(q: number): number {
+    if (this.#n === 0) return NaN;
+    const target = Math.max(1, Math.ceil(q * this.#n));
+    let acc = 0;
+    for (let b = 0; b < this.#counts.length; b++) {
+      acc += this.#counts[b];
+      if (acc >= target) return b === 0 ? LogHistogram.MIN : LogHistogram.MIN * Math.pow(LogHistogram.GROWTH, b - 0.5);
+    }
+    return NaN;
+  }
+}
+
+/** Growable typed-array columns for per-job records. */
+class RecordBuilder {
+  n = 0;
+  cap = 1024;
+  arrivalMs = new Float64Array(this.cap);
+  startMs = new Float64Array(this.cap);
+  endMs = new Float64Array(this.cap);
+  sample = new Int32Array(this.cap);
+  exit = new Int32Array(this.cap);
+  correct = new Uint8Array(this.cap);
+  queueAtArrival = new Int32Array(this.cap);
+  lost = new Uint8Array(this.cap);
+
+  push(arrival: number, sample: number, queue: number): number {
+    if (this.n === this.cap) {
+      this.cap *= 2;
+      const grow = <T extends Float64Array | Int32Array | Uint8Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(this.cap);
+        b.set(a);
+        return b;
+      };
+      this.arrivalMs = grow(this.arrivalMs);
+      this.startMs = grow(this.startMs);
+      this.endMs = grow(this.endMs);
+      this.sample = grow(this.sample);
+      this.exit = grow(this.exit);
+      this.correct = grow(this.correct);
+      this.queueAtArrival = grow(this.queueAtArrival);
+      this.lost = grow(this.lost);
+    }
+    const i = this.n++;
+    this.arrivalMs[i] = arrival;
+    this.startMs[i] = NaN;
+    this.endMs[i] = NaN;
+    this.sample[i] = sample;
+    this.exit[i] = -1;
+    this.queueAtArrival[i] = queue;
+    return i;
+  }
+
+  build(): JobRecords {
+    const n = this.n;
+    return {
+      arrivalMs: this.arrivalMs.slice(0, n),
+      startMs: this.startMs.slice(0, n),
+      endMs: this.endMs.slice(0, n),
+      sample: this.sample.slice(0, n),
+      exit: this.exit.slice(0, n),
+      correct: this.correct.slice(0, n),
+      queueAtArrival: this.queueAtArrival.slice(0, n),
+      lost: this.lost.slice(0, n),
+    };
+  }
+}
+
+function checkConfig(c: QueueConfig): void {
+  const src = 'QueueConfig';
+  if (typeof c !== 'object' || c === null) throw new InputError(src, '(root)', 'an object', describe(c));
+  if (!Number.isSafeInteger(c.bufferCapacity) || c.bufferCapacity < 0) throw new InputError(src, 'bufferCapacity', 'an integer ≥ 0 (waiting places B)', describe(c.bufferCapacity));
+  if (c.maxArrivals === undefined && c.horizonMs === undefined) throw new InputError(src, 'maxArrivals/horizonMs', 'at least one stopping rule', 'neither');
+  if (c.maxArrivals !== undefined && (!Number.isSafeInteger(c.maxArrivals) || c.maxArrivals < 0)) throw new InputError(src, 'maxArrivals', 'an integer ≥ 0', describe(c.maxArrivals));
+  if (c.horizonMs !== undefined && !(c.horizonMs >= 0 && Number.isFinite(c.horizonMs))) throw new InputError(src, 'horizonMs', 'a finite time ≥ 0 in ms', describe(c.horizonMs));
+  if (!Number.isInteger(c.seed)) throw new InputError(src, 'seed', 'an integer', describe(c.seed));
+  if (c.rateWindow !== undefined && (!Number.isSafeInteger(c.rateWindow) || c.rateWindow < 1)) throw new InputError(src, 'rateWindow', 'an integer ≥ 1', describe(c.rateWindow));
+  if (c.sampling !== undefined && c.sampling !== 'uniform' && c.sampling !== 'permutation') throw new InputError(src, 'sampling', '"uniform" or "permutation"', describe(c.sampling));
+  if (c.timeSeriesEveryMs !== undefined && !(c.timeSeriesEveryMs > 0)) throw new InputError(src, 'timeSeriesEveryMs', 'a positive interval in ms', describe(c.timeSeriesEveryMs));
+  const j = c.jitter;
+  if (j !== undefined) {
+    if (j.kind === 'lognormal') {
+      if (!(j.cv >= 0 && Number.isFinite(j.cv))) throw new InputError(src, 'jitter.cv', 'a finite coefficient of variation ≥ 0', describe(j.cv));
+    } else if (j.kind !== 'none' && j.kind !== 'exponential') {
+      throw new InputError(src, 'jitter.kind', '"none", "exponential" or "lognormal"', describe((j as { kind?: unknown }).kind));
+    }
+  }
+}
+
+/**
+ * Simulate `policy` serving jobs drawn from `scored` under `config`.
+ * The policy is used as given (create it with its own seeded `Rng`, and fit it, beforehand).
+ * @throws InputError for a bad config; ContractError if the policy breaks the contract.
+ */
+export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfig): QueueResult {
+  checkConfig(config);
+  const { nSamples: N, nExits: K, costMs } = scored.trace;
+  const correctTable = scored.scores.correct;
+  const B = config.bufferCapacity;
+  const root = new Rng(config.seed);
+  const arrivals = makeArrivals(config.arrivals, root.fork('arrivals'));
+  const sampleRng = root.fork('samples');
+  const jitterRng = root.fork('jitter');
+  const maxArrivals = config.maxArrivals ?? Infinity;
+  const horizon = config.horizonMs ?? Infinity;
+  const drain = config.drain ?? config.horizonMs === undefined;
+  const jitter = config.jitter ?? { kind: 'none' };
+  const jitterSigma = jitter.kind === 'lognormal' ? Math.sqrt(Math.log(1 + jitter.cv * jitter.cv)) : 0;
+  const drawFactor = (): number => {
+    if (jitter.kind === 'exponential') return -Math.log(1 - jitterRng.float());
+    if (jitter.kind === 'lognormal') return Math.exp(jitterSigma * jitterRng.normal() - (jitterSigma * jitterSigma) / 2);
+    return 1;
+  };
+  const permutation = config.sampling === 'permutation' ? Int32Array.from({ length: N }, (_, i) => i) : undefined;
+  let permPos = N;
+  const drawSample = (): number => {
+    if (!permutation) return sampleRng.int(N);
+    if (permPos === N) {
+      sampleRng.shuffle(permutation);
+      permPos = 0;
+    }
+    return permutation[permPos++];
+  };
+
+  // Arrival-rate estimate: mean of the last W inter-arrival times (all arrivals, lost ones included).
+  const W = config.rateWindow ?? Math.max(B, 1);
+  const gaps = new Float64Array(W);
+  let gapCount = 0;
+  let gapSum = 0;
+  let lastArrival = 0;
+
+  // FIFO ring buffer of waiting jobs.
+  const cap = B + 1;
+  const qArrival = new Float64Array(cap);
+  const qSample = new Int32Array(cap);
+  const qRecord = new Int32Array(cap);
+  let qHead = 0;
+  let qSize = 0;
+
+  const hasCommit = typeof policy.commit === 'function';
+  const hasDecide = typeof policy.decide === 'function';
+  const hasObserve = typeof policy.observe === 'function';
+  const hasEvent = typeof policy.onEvent === 'function';
+  const cursor = new TraceCursor(scored);
+  const records = config.records ? new RecordBuilder() : undefined;
+  const hist = new LogHistogram();
+  const exitCounts = new Float64Array(K);
+
+  // Server state.
+  let busy = false;
+  let jobArrival = 0;
+  let jobStart = 0;
+  let jobSample = 0;
+  let jobRecord = -1;
+  let jobFactor = 1;
+  let jobCommitted = -1;
+  let jobExit = 0;
+  let nextServerEvent = Infinity;
+
+  let now = 0;
+  let nArrivals = 0;
+  let served = 0;
+  let lost = 0;
+  let correct = 0;
+  let busyTime = 0;
+  let area = 0;
+  let sumResponse = 0;
+  let maxResponse = 0;
+  let sumService = 0;
+  let maxQueue = 0;
+
+  const ts: TimeSeries | undefined = config.timeSeriesEveryMs ? { timeMs: [], inSystem: [], exitShares: [] } : undefined;
+  const tsEvery = config.timeSeriesEveryMs ?? Infinity;
+  let tsNext = tsEvery;
+  const tsCounts = new Float64Array(K);
+  let tsServed = 0;
+
+  /** Move the clock to t, accumulating time-weighted statistics over (now, t]. */
+  const advance = (t: number): void => {
+    const inSystem = qSize + (busy ? 1 : 0);
+    if (ts) {
+      while (tsNext <= t) {
+        ts.timeMs.push(tsNext);
+        ts.inSystem.push(inSystem);
+        ts.exitShares.push(Array.from(tsCounts, (c) => (tsServed ? c / tsServed : 0)));
+        tsCounts.fill(0);
+        tsServed = 0;
+        tsNext += tsEvery;
+      }
+    }
+    const dt = t - now;
+    area += inSystem * dt;
+    if (busy) busyTime += dt;
+    now = t;
+  };
+
+  const startJob = (arrival: number, sample: number, record: number): void => {
+    busy = true;
+    jobArrival = arrival;
+    jobStart = now;
+    jobSample = sample;
+    jobRecord = record;
+    jobFactor = drawFactor();
+    jobCommitted = -1;
+    if (records) records.startMs[record] = now;
+    if (hasCommit) {
+      const state: SystemState = { timeMs: now, queueLength: qSize, bufferCapacity: B, arrivalRatePerMs: gapCount > 0 ? gapCount / gapSum : undefined };
+      const c = policy.commit!(state);
+      if (c !== undefined) {
+        if (!Number.isInteger(c) || c < 0 || c >= K) throw new ContractError(`${policy.name}: commit() returned ${String(c)}; expected an exit index in [0, ${K - 1}] or undefined`);
+        jobCommitted = c;
+      }
+    }
+    if (jobCommitted < 0 && !hasDecide) throw new ContractError(`${policy.name}: commit() returned undefined and the policy has no decide()`);
+    jobExit = jobCommitted >= 0 ? jobCommitted : 0;
+    nextServerEvent = jobStart + costMs[jobExit] * jobFactor;
+  };
+
+  const serverEvent = (): void => {
+    // The job in service has just finished exit `jobExit`.
+    if (jobCommitted < 0 && jobExit < K - 1) {
+      cursor.moveTo(jobSample, jobExit);
+      const d = policy.decide!(cursor);
+      if (d === 'continue') {
+        jobExit++;
+        nextServerEvent = jobStart + costMs[jobExit] * jobFactor;
+        return;
+      }
+      if (d !== 'exit') throw new ContractError(`${policy.name}: decide() returned ${JSON.stringify(d)}; expected 'exit' or 'continue'`);
+    }
+    const exit = jobExit;
+    const ok = correctTable[jobSample * K + exit];
+    served++;
+    correct += ok;
+    exitCounts[exit]++;
+    const response = now - jobArrival;
+    hist.add(response);
+    sumResponse += response;
+    if (response > maxResponse) maxResponse = response;
+    sumService += now - jobStart;
+    if (ts) {
+      tsCounts[exit]++;
+      tsServed++;
+    }
+    if (records) {
+      records.endMs[jobRecord] = now;
+      records.exit[jobRecord] = exit;
+      records.correct[jobRecord] = ok;
+    }
+    busy = false;
+    nextServerEvent = Infinity;
+    if (hasObserve) {
+      cursor.moveTo(jobSample, exit);
+      policy.observe!({ exit, costMs: costMs[exit] * jobFactor, committed: jobCommitted >= 0, view: cursor });
+    }
+    if (qSize > 0) {
+      const h = qHead;
+      qHead = (qHead + 1) % cap;
+      qSize--;
+      startJob(qArrival[h], qSample[h], qRecord[h]);
+    } else if (hasEvent) {
+      policy.onEvent!({ kind: 'idle', timeMs: now });
+    }
+  };
+
+  const nextArrivalTime = (): number => {
+    if (nArrivals >= maxArrivals) return Infinity;
+    const t = arrivals.next();
+    if (!(t >= now)) throw new InputError('arrivals', 'time', `non-decreasing arrival times (≥ ${now} ms)`, String(t));
+    return t > horizon ? Infinity : t;
+  };
+
+  // Stop rule: arrivals end at maxArrivals or the horizon. Then, when draining, serve everyone left;
+  // otherwise stop at the horizon (or, without one, at the last arrival).
+  let nextArrival = nextArrivalTime();
+  for (;;) {
+    const tServer = busy ? nextServerEvent : Infinity;
+    const t = tServer <= nextArrival ? tServer : nextArrival;
+    if (t === Infinity || (!drain && t > horizon)) break;
+    advance(t);
+    if (tServer <= nextArrival) {
+      serverEvent();
+      continue;
+    }
+    nArrivals++;
+    if (nArrivals > 1) {
+      const slot = (nArrivals - 2) % W;
+      if (gapCount === W) gapSum -= gaps[slot];
+      else gapCount++;
+      gaps[slot] = now - lastArrival;
+      gapSum += gaps[slot];
+    }
+    lastArrival = now;
+    const sample = drawSample();
+    const rec = records ? records.push(now, sample, qSize) : -1;
+    if (!busy) {
+      startJob(now, sample, rec);
+    } else if (qSize < B) {
+      const tail = (qHead + qSize) % cap;
+      qArrival[tail] = now;
+      qSample[tail] = sample;
+      qRecord[tail] = rec;
+      qSize++;
+      if (qSize > maxQueue) maxQueue = qSize;
+    } else {
+      lost++;
+      if (records) records.lost[rec] = 1;
+      if (hasEvent) policy.onEvent!({ kind: 'loss', timeMs: now, queueLength: qSize });
+    }
+    nextArrival = nextArrivalTime();
+    if (!drain && nextArrival === Infinity && horizon === Infinity) break;
+  }
+  if (!drain && horizon < Infinity && now < horizon) advance(horizon);
+
+  const inSystemAtEnd = qSize + (busy ? 1 : 0);
+  const elapsed = now;
+  const metrics: QueueMetrics = {
+    policy: policy.name,
+    trace: `${scored.trace.provenance.model}/${scored.trace.provenance.split}`,
+    bufferCapacity: B,
+    seed: config.seed,
+    arrivals: nArrivals,
+    served,
+    lost,
+    inSystemAtEnd,
+    lossRatio: nArrivals ? lost / nArrivals : 0,
+    accuracyServed: served ? correct / served : NaN,
+    accuracyOverall: served + lost ? correct / (served + lost) : NaN,
+    meanResponseMs: served ? sumResponse / served : NaN,
+    p50ResponseMs: hist.quantile(0.5),
+    p95ResponseMs: hist.quantile(0.95),
+    p99ResponseMs: hist.quantile(0.99),
+    maxResponseMs: served ? maxResponse : NaN,
+    meanServiceMs: served ? sumService / served : NaN,
+    utilisation: elapsed > 0 ? busyTime / elapsed : 0,
+    throughputPerS: elapsed > 0 ? (served / elapsed) * 1000 : 0,
+    meanInSystem: elapsed > 0 ? area / elapsed : 0,
+    maxQueue,
+    exitShares: Array.from(exitCounts, (c) => (served ? c / served : 0)),
+    elapsedMs: elapsed,
+  };
+  return { metrics, records: records?.build(), timeSeries: ts };
+}
