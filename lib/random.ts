@@ -37,10 +37,9 @@ function hashLabel(label: string): number {
 export class Rng {
   /** The seed this generator was created with (an unsigned 32-bit integer). */
   readonly seed: number;
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+  // State in an Int32Array: object fields holding values ≥ 2^31 would be boxed doubles, which made each draw
+  // several times slower; typed-array elements are always raw 32-bit integers.
+  private readonly s = new Int32Array(4);
   private spareNormal: number | undefined;
 
   /**
@@ -53,32 +52,41 @@ export class Rng {
     }
     this.seed = seed >>> 0;
     let x = this.seed;
-    this.s0 = x = splitmix32(x);
-    this.s1 = x = splitmix32(x);
-    this.s2 = x = splitmix32(x);
-    this.s3 = splitmix32(x);
+    const s = this.s;
+    s[0] = x = splitmix32(x);
+    s[1] = x = splitmix32(x);
+    s[2] = x = splitmix32(x);
+    s[3] = splitmix32(x);
     // An all-zero state would make xoshiro emit zeros forever; splitmix32 cannot produce four zeros in a row
     // from a single seed, but guard anyway because the cost is one comparison.
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    if ((s[0] | s[1] | s[2] | s[3]) === 0) s[0] = 1;
   }
 
   /** Next unsigned 32-bit integer, uniform on [0, 2^32). */
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
+    return this.nextInt32() >>> 0;
+  }
+
+  /** Next 32 random bits as a signed int32 (the raw generator step; avoids a conversion in hot paths). */
+  private nextInt32(): number {
+    const s = this.s;
+    const s0 = s[0];
+    const s1 = s[1];
+    const s2 = s[2] ^ s0;
+    const s3 = s[3] ^ s1;
+    const x = Math.imul(s1, 5);
+    const result = Math.imul((x << 7) | (x >>> 25), 9);
+    s[0] = s0 ^ s3;
+    s[1] = s1 ^ s2;
+    s[2] = s2 ^ (s1 << 9);
+    s[3] = (s3 << 11) | (s3 >>> 21);
     return result;
   }
 
   /** Uniform float on [0, 1) with 53 random bits (two 32-bit draws). */
   float(): number {
-    const hi = this.nextUint32() >>> 5; // 27 bits
-    const lo = this.nextUint32() >>> 6; // 26 bits
+    const hi = this.nextInt32() >>> 5; // 27 bits
+    const lo = this.nextInt32() >>> 6; // 26 bits
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
@@ -147,8 +155,4 @@ export class Rng {
     const tag = typeof label === 'number' ? splitmix32(label >>> 0) : hashLabel(label);
     return new Rng(splitmix32(this.seed ^ splitmix32(tag)) ^ tag);
   }
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
 }

@@ -133,11 +133,16 @@ export const modelBased: PolicySpec<ModelBasedParams> = {
     let profile: ExitProfile | undefined;
     let profileKey = '';
     const logBase = Math.log(1 + params.rateBucket);
+    // Per-instance view of the shared cache for the current capacity, keyed by bucket number: the hot path
+    // does one Math.log and one numeric Map lookup per job.
+    let local = new Map<number, Float64Array>();
+    let localCapacity = NaN;
     return {
       name: `model-based scheduler (ε=${params.lossTarget})`,
       fit(validation) {
         profile = profileExits(validation);
         profileKey = JSON.stringify([profile.timeMs, profile.accuracy, params.lossTarget, params.gridPoints, params.rateBucket]);
+        local = new Map();
         return { details: { ...profile } };
       },
       commit(state) {
@@ -145,12 +150,20 @@ export const modelBased: PolicySpec<ModelBasedParams> = {
         const rate = state.arrivalRatePerMs;
         if (rate === undefined || !(rate > 0)) return mostAccurateExit(prof);
         const capacity = state.bufferCapacity + 1;
+        if (capacity !== localCapacity) {
+          local = new Map();
+          localCapacity = capacity;
+        }
         const bucket = Math.round(Math.log(rate) / logBase);
-        const key = `${profileKey}|${capacity}|${bucket}`;
-        let pi = cache.get(key);
+        let pi = local.get(bucket);
         if (!pi) {
-          pi = solveModelBased(prof, Math.exp(bucket * logBase), capacity, params.lossTarget, params.gridPoints);
-          cache.set(key, pi);
+          const key = `${profileKey}|${capacity}|${bucket}`;
+          pi = cache.get(key);
+          if (!pi) {
+            pi = solveModelBased(prof, Math.exp(bucket * logBase), capacity, params.lossTarget, params.gridPoints);
+            cache.set(key, pi);
+          }
+          local.set(bucket, pi);
         }
         return sampleExit(pi, rng);
       },
