@@ -20,7 +20,12 @@ import { resultsTable, sweepTable } from '../lib/report.ts';
 import { scoreTrace } from '../lib/scores.ts';
 import { initBackend } from '../lib/tensor.ts';
 import { atomicWrite } from '../lib/io.ts';
-import { budgetedThreshold, fixedExit, randomExit, threshold } from '../policies/index.ts';
+import { budgetedThreshold, fixedExit, modelBased, randomExit, rateBased, reactive, threshold } from '../policies/index.ts';
+import { simulate } from '../lib/queue.ts';
+import { modelInfo } from '../lib/policy.ts';
+import { Rng } from '../lib/random.ts';
+import { textTable } from '../lib/report.ts';
+import type { AnyPolicySpec, RawParams } from '../lib/registry.ts';
 
 const { values } = parseArgs({
   options: {
@@ -97,5 +102,27 @@ for (const manifest of manifests) {
   );
   console.log(`\naccuracy vs budget (test split; cost = measured mean ms)`);
   console.log(sweepTable(sweep));
+
+  // Under load: the same model behind a finite buffer (B = 10, Poisson arrivals), below and above the full
+  // network's service rate μ. Full sweep: experiments/queue-sweep.ts.
+  const queued: [string, AnyPolicySpec, RawParams, number | undefined][] = [
+    ['plain network', fixedExit, { exit: -1 }, undefined],
+    ['ordinary EEN (budgeted maxprob)', budgetedThreshold, { score: 'maxprob' }, mid(0.5)],
+    ['reactive', reactive, {}, undefined],
+    ['model-based', modelBased, {}, undefined],
+    ['rate-based', rateBased, {}, undefined],
+  ];
+  const rows: (string | number)[][] = [];
+  for (const mult of [0.8, 1.5]) {
+    for (const [label, spec, params, budgetMs] of queued) {
+      const policy = spec.create(spec.parse(params), { rng: new Rng(seed).fork(label), model: modelInfo(validation) });
+      policy.fit?.(validation, budgetMs === undefined ? {} : { budgetMs });
+      const { metrics } = simulate(policy, test, { bufferCapacity: 10, arrivals: { kind: 'poisson', ratePerMs: mult / cost[K - 1] }, maxArrivals: 20000, seed });
+      appendFileSync(recordsPath, JSON.stringify({ kind: 'queue', lambdaOverMu: mult, label, ...metrics }) + '\n');
+      rows.push([mult.toFixed(1), label, metrics.lossRatio, metrics.accuracyServed, metrics.accuracyOverall, metrics.p95ResponseMs]);
+    }
+  }
+  console.log(`\nunder load: B = 10, Poisson arrivals at λ/μ (μ = 1 / full-network cost), 20,000 jobs`);
+  console.log(textTable(['λ/μ', 'policy', 'loss', 'acc served', 'acc incl. lost', 'p95 ms'], rows));
 }
 console.log(`\nbackend ${backend.name}; records in ${recordsPath}`);
