@@ -25,7 +25,7 @@ import { dirname, resolve, join } from 'node:path';
 import { InputError, describe } from './errors.ts';
 import { encodeNpy, parseNpy, type NpyArray } from './npy.ts';
 import { parseNpz } from './npz.ts';
-import { ExitTrace, type TraceProvenance } from './trace.ts';
+import { ExitTrace, type ExitTraceInit } from './trace.ts';
 
 /** Axis order of a probability array on disk. */
 export type ProbsLayout = 'NKC' | 'KNC';
@@ -104,19 +104,17 @@ export function loadArray(ref: ArrayRef, baseDir: string, field: string): NpyArr
  * @param probs probabilities with shape [N,K,C] (layout "NKC") or [K,N,C] (layout "KNC").
  * @param labels labels with shape [N].
  */
-export function traceFromArrays(options: {
-  readonly probs: NpyArray;
-  readonly labels: NpyArray;
-  readonly layout: ProbsLayout;
-  readonly costMs: readonly number[];
-  readonly flops?: readonly number[];
-  readonly classNames?: readonly string[];
-  readonly provenance: TraceProvenance;
-  /** Name used in error messages for the probs array (its file). */
-  readonly probsSource?: string;
-  /** Name used in error messages for the labels array (its file). */
-  readonly labelsSource?: string;
-}): ExitTrace {
+export function traceFromArrays(
+  options: Pick<ExitTraceInit, 'costMs' | 'flops' | 'classNames' | 'provenance'> & {
+    readonly probs: NpyArray;
+    readonly labels: NpyArray;
+    readonly layout: ProbsLayout;
+    /** Name used in error messages for the probs array (its file). */
+    readonly probsSource?: string;
+    /** Name used in error messages for the labels array (its file). */
+    readonly labelsSource?: string;
+  },
+): ExitTrace {
   const { probs, labels, layout } = options;
   const ps = options.probsSource ?? 'probs';
   const ls = options.labelsSource ?? 'labels';
