@@ -147,57 +147,54 @@ export class PeekError extends ContractError {
 
 /**
  * The `ExitView` implementation harnesses use: a cursor over a score table, moved with `moveTo`.
- * Its data lives in `#private` fields, so a policy holding the view cannot reach the arrays behind it.
+ * Its data lives in closure variables of the constructor, so a policy holding the view cannot reach the arrays
+ * behind it (there is no property, private field or prototype path to them). Closures rather than `#private`
+ * fields because this is the per-decision hot path, and V8's private-field brand checks cost measurably there.
  */
 export class TraceCursor implements ExitView {
   readonly nExits: number;
   readonly nClasses: number;
-  readonly #scores: ScoreTable;
-  readonly #probs: Float32Array;
-  readonly #byName = new Map<string, Float32Array>();
-  #sample = 0;
-  #exit = 0;
+  declare readonly exit: number;
+  /** Point the cursor at `sample`, with exits 0..`exit` visible. Harness use only. */
+  readonly moveTo: (sample: number, exit: number) => void;
+  readonly score: (name: string, atExit?: number) => number;
+  readonly predicted: (atExit?: number) => number;
+  readonly probs: (atExit?: number) => Float32Array;
 
   constructor(scored: ScoredTrace) {
-    this.nExits = scored.trace.nExits;
-    this.nClasses = scored.trace.nClasses;
-    this.#scores = scored.scores;
-    this.#probs = scored.trace.probs;
-    for (const name of scored.scores.names) this.#byName.set(name, scored.scores.get(name));
-  }
-
-  /** Point the cursor at `sample`, with exits 0..`exit` visible. Harness use only. */
-  moveTo(sample: number, exit: number): void {
-    this.#sample = sample;
-    this.#exit = exit;
-  }
-
-  get exit(): number {
-    return this.#exit;
-  }
-
-  #index(atExit: number | undefined): number {
-    const k = atExit ?? this.#exit;
-    if (!(k >= 0 && k <= this.#exit) || !Number.isInteger(k)) {
-      if (Number.isInteger(k) && k > this.#exit) throw new PeekError(k, this.#exit);
-      throw new ContractError(`exit index must be an integer in [0, ${this.#exit}], got ${k}`);
-    }
-    return this.#sample * this.nExits + k;
-  }
-
-  score(name: string, atExit?: number): number {
-    const arr = this.#byName.get(name);
-    if (!arr) throw new InputError('ExitView.score', 'name', `one of ${[...this.#byName.keys()].join(', ')}`, JSON.stringify(name));
-    return arr[this.#index(atExit)];
-  }
-
-  predicted(atExit?: number): number {
-    return this.#scores.predicted[this.#index(atExit)];
-  }
-
-  probs(atExit?: number): Float32Array {
-    const base = this.#index(atExit) * this.nClasses;
-    return this.#probs.slice(base, base + this.nClasses);
+    const K = scored.trace.nExits;
+    const C = scored.trace.nClasses;
+    this.nExits = K;
+    this.nClasses = C;
+    const predictedTable = scored.scores.predicted;
+    const probsTable = scored.trace.probs;
+    const byName = new Map<string, Float32Array>();
+    for (const name of scored.scores.names) byName.set(name, scored.scores.get(name));
+    let sample = 0;
+    let current = 0;
+    const index = (atExit: number | undefined): number => {
+      if (atExit === undefined) return sample * K + current;
+      if (!(atExit >= 0 && atExit <= current) || !Number.isInteger(atExit)) {
+        if (Number.isInteger(atExit) && atExit > current) throw new PeekError(atExit, current);
+        throw new ContractError(`exit index must be an integer in [0, ${current}], got ${atExit}`);
+      }
+      return sample * K + atExit;
+    };
+    Object.defineProperty(this, 'exit', { get: () => current, enumerable: true });
+    this.moveTo = (n, k) => {
+      sample = n;
+      current = k;
+    };
+    this.score = (name, atExit) => {
+      const arr = byName.get(name);
+      if (!arr) throw new InputError('ExitView.score', 'name', `one of ${[...byName.keys()].join(', ')}`, JSON.stringify(name));
+      return arr[index(atExit)];
+    };
+    this.predicted = (atExit) => predictedTable[index(atExit)];
+    this.probs = (atExit) => {
+      const base = index(atExit) * C;
+      return probsTable.slice(base, base + C);
+    };
   }
 }
 

@@ -140,32 +140,32 @@ export interface QueueResult {
  */
 export class LogHistogram {
   static readonly SUB_BITS = 7;
-  readonly #f64 = new Float64Array(1);
-  readonly #u32 = new Uint32Array(this.#f64.buffer);
+  private readonly f64 = new Float64Array(1);
+  private readonly u32 = new Uint32Array(this.f64.buffer);
   // 2048 exponents × 128 sub-buckets covers every positive double.
-  readonly #counts = new Float64Array(2048 << LogHistogram.SUB_BITS);
-  #n = 0;
+  private readonly counts = new Float64Array(2048 << LogHistogram.SUB_BITS);
+  private n = 0;
 
   /** Add a non-negative value (zero and subnormals go to the lowest bucket). */
   add(x: number): void {
-    this.#f64[0] = x;
+    this.f64[0] = x;
     // The high word holds the sign, 11 exponent bits and the top 20 mantissa bits (little-endian hosts).
-    this.#counts[(this.#u32[HI] >>> (20 - LogHistogram.SUB_BITS)) & 0x3ffff]++;
-    this.#n++;
+    this.counts[(this.u32[HI] >>> (20 - LogHistogram.SUB_BITS)) & 0x3ffff]++;
+    this.n++;
   }
 
   get count(): number {
-    return this.#n;
+    return this.n;
   }
 
   /** The q-quantile (0 ≤ q ≤ 1): the midpoint of the bucket holding it, so within 0.4% of the true value. NaN when empty. */
   quantile(q: number): number {
-    if (this.#n === 0) return NaN;
-    const target = Math.max(1, Math.ceil(q * this.#n));
+    if (this.n === 0) return NaN;
+    const target = Math.max(1, Math.ceil(q * this.n));
     let acc = 0;
     const sub = 1 << LogHistogram.SUB_BITS;
-    for (let b = 0; b < this.#counts.length; b++) {
-      acc += this.#counts[b];
+    for (let b = 0; b < this.counts.length; b++) {
+      acc += this.counts[b];
       if (acc >= target) {
         const exp = b >>> LogHistogram.SUB_BITS;
         const mant = b & (sub - 1);
@@ -273,15 +273,17 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   const drain = config.drain ?? config.horizonMs === undefined;
   const jitter = config.jitter ?? { kind: 'none' };
   const jitterSigma = jitter.kind === 'lognormal' ? Math.sqrt(Math.log(1 + jitter.cv * jitter.cv)) : 0;
+  const jitterCode = jitter.kind === 'exponential' ? 1 : jitter.kind === 'lognormal' ? 2 : 0;
   const drawFactor = (): number => {
-    if (jitter.kind === 'exponential') return -Math.log(1 - jitterRng.float());
-    if (jitter.kind === 'lognormal') return Math.exp(jitterSigma * jitterRng.normal() - (jitterSigma * jitterSigma) / 2);
-    return 1;
+    if (jitterCode === 0) return 1;
+    if (jitterCode === 1) return -Math.log(1 - jitterRng.float());
+    return Math.exp(jitterSigma * jitterRng.normal() - (jitterSigma * jitterSigma) / 2);
   };
   const permutation = config.sampling === 'permutation' ? Int32Array.from({ length: N }, (_, i) => i) : undefined;
   let permPos = N;
+  const uniformSample = sampleRng.intSampler(N);
   const drawSample = (): number => {
-    if (!permutation) return sampleRng.int(N);
+    if (!permutation) return uniformSample();
     if (permPos === N) {
       sampleRng.shuffle(permutation);
       permPos = 0;

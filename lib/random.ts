@@ -107,6 +107,23 @@ export class Rng {
     return x % n;
   }
 
+  /**
+   * A sampler of uniform integers on [0, n) for a fixed n: the argument check and the rejection limit are
+   * computed once, which matters in per-job hot loops. Draws from this generator (same stream as `int(n)`).
+   */
+  intSampler(n: number): () => number {
+    this.int(n); // validates n (and consumes one draw, so a sampler never aliases a plain int() sequence)
+    if (n === 1) return () => 0;
+    const limit = 4294967296 - (4294967296 % n);
+    return () => {
+      let x: number;
+      do {
+        x = this.nextInt32() >>> 0;
+      } while (x >= limit);
+      return x % n;
+    };
+  }
+
   /** Standard normal draw (Marsaglia polar method; caches the second value of each pair). */
   normal(): number {
     if (this.spareNormal !== undefined) {
