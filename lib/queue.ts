@@ -264,6 +264,24 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   const { nSamples: N, nExits: K, costMs } = scored.trace;
   const correctTable = scored.scores.correct;
   const B = config.bufferCapacity;
+  // Mutable floating-point state lives in one Float64Array: as `let` variables captured by the closures
+  // below, every update would box a new heap number (measured: a large share of the per-job cost).
+  const JOBARRIVAL = 0;
+  const JOBSTART = 1;
+  const JOBFACTOR = 2;
+  const NEXTSERVEREVENT = 3;
+  const NOW = 4;
+  const BUSYTIME = 5;
+  const AREA = 6;
+  const SUMRESPONSE = 7;
+  const MAXRESPONSE = 8;
+  const SUMSERVICE = 9;
+  const GAPSUM = 10;
+  const LASTARRIVAL = 11;
+  const TSNEXT = 12;
+  const f = new Float64Array(13);
+  f[JOBFACTOR] = 1;
+  f[NEXTSERVEREVENT] = Infinity;
   const root = new Rng(config.seed);
   const arrivals = makeArrivals(config.arrivals, root.fork('arrivals'));
   const sampleRng = root.fork('samples');
@@ -295,8 +313,6 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   const W = config.rateWindow ?? Math.max(B, 1);
   const gaps = new Float64Array(W);
   let gapCount = 0;
-  let gapSum = 0;
-  let lastArrival = 0;
 
   // FIFO ring buffer of waiting jobs.
   const cap = B + 1;
@@ -317,63 +333,53 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
 
   // Server state.
   let busy = false;
-  let jobArrival = 0;
-  let jobStart = 0;
   let jobSample = 0;
   let jobRecord = -1;
-  let jobFactor = 1;
   let jobCommitted = -1;
   let jobExit = 0;
-  let nextServerEvent = Infinity;
 
-  let now = 0;
   let nArrivals = 0;
   let served = 0;
   let lost = 0;
   let correct = 0;
-  let busyTime = 0;
-  let area = 0;
-  let sumResponse = 0;
-  let maxResponse = 0;
-  let sumService = 0;
   let maxQueue = 0;
 
   const ts: TimeSeries | undefined = config.timeSeriesEveryMs ? { timeMs: [], inSystem: [], exitShares: [] } : undefined;
   const tsEvery = config.timeSeriesEveryMs ?? Infinity;
-  let tsNext = tsEvery;
+  f[TSNEXT] = tsEvery;
   const tsCounts = new Float64Array(K);
   let tsServed = 0;
 
-  /** Move the clock to t, accumulating time-weighted statistics over (now, t]. */
+  /** Move the clock to t, accumulating time-weighted statistics over (f[NOW], t]. */
   const advance = (t: number): void => {
     const inSystem = qSize + (busy ? 1 : 0);
     if (ts) {
-      while (tsNext <= t) {
-        ts.timeMs.push(tsNext);
+      while (f[TSNEXT] <= t) {
+        ts.timeMs.push(f[TSNEXT]);
         ts.inSystem.push(inSystem);
         ts.exitShares.push(Array.from(tsCounts, (c) => (tsServed ? c / tsServed : 0)));
         tsCounts.fill(0);
         tsServed = 0;
-        tsNext += tsEvery;
+        f[TSNEXT] += tsEvery;
       }
     }
-    const dt = t - now;
-    area += inSystem * dt;
-    if (busy) busyTime += dt;
-    now = t;
+    const dt = t - f[NOW];
+    f[AREA] += inSystem * dt;
+    if (busy) f[BUSYTIME] += dt;
+    f[NOW] = t;
   };
 
   const startJob = (arrival: number, sample: number, record: number): void => {
     busy = true;
-    jobArrival = arrival;
-    jobStart = now;
+    f[JOBARRIVAL] = arrival;
+    f[JOBSTART] = f[NOW];
     jobSample = sample;
     jobRecord = record;
-    jobFactor = drawFactor();
+    f[JOBFACTOR] = drawFactor();
     jobCommitted = -1;
-    if (records) records.startMs[record] = now;
+    if (records) records.startMs[record] = f[NOW];
     if (hasCommit) {
-      const state: SystemState = { timeMs: now, queueLength: qSize, bufferCapacity: B, arrivalRatePerMs: gapCount > 0 ? gapCount / gapSum : undefined };
+      const state: SystemState = { timeMs: f[NOW], queueLength: qSize, bufferCapacity: B, arrivalRatePerMs: gapCount > 0 ? gapCount / f[GAPSUM] : undefined };
       const c = policy.commit!(state);
       if (c !== undefined) {
         if (!Number.isInteger(c) || c < 0 || c >= K) throw new ContractError(`${policy.name}: commit() returned ${String(c)}; expected an exit index in [0, ${K - 1}] or undefined`);
@@ -382,7 +388,7 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     }
     if (jobCommitted < 0 && !hasDecide) throw new ContractError(`${policy.name}: commit() returned undefined and the policy has no decide()`);
     jobExit = jobCommitted >= 0 ? jobCommitted : 0;
-    nextServerEvent = jobStart + costMs[jobExit] * jobFactor;
+    f[NEXTSERVEREVENT] = f[JOBSTART] + costMs[jobExit] * f[JOBFACTOR];
   };
 
   const serverEvent = (): void => {
@@ -392,7 +398,7 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
       const d = policy.decide!(cursor);
       if (d === 'continue') {
         jobExit++;
-        nextServerEvent = jobStart + costMs[jobExit] * jobFactor;
+        f[NEXTSERVEREVENT] = f[JOBSTART] + costMs[jobExit] * f[JOBFACTOR];
         return;
       }
       if (d !== 'exit') throw new ContractError(`${policy.name}: decide() returned ${JSON.stringify(d)}; expected 'exit' or 'continue'`);
@@ -402,25 +408,25 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     served++;
     correct += ok;
     exitCounts[exit]++;
-    const response = now - jobArrival;
+    const response = f[NOW] - f[JOBARRIVAL];
     hist.add(response);
-    sumResponse += response;
-    if (response > maxResponse) maxResponse = response;
-    sumService += now - jobStart;
+    f[SUMRESPONSE] += response;
+    if (response > f[MAXRESPONSE]) f[MAXRESPONSE] = response;
+    f[SUMSERVICE] += f[NOW] - f[JOBSTART];
     if (ts) {
       tsCounts[exit]++;
       tsServed++;
     }
     if (records) {
-      records.endMs[jobRecord] = now;
+      records.endMs[jobRecord] = f[NOW];
       records.exit[jobRecord] = exit;
       records.correct[jobRecord] = ok;
     }
     busy = false;
-    nextServerEvent = Infinity;
+    f[NEXTSERVEREVENT] = Infinity;
     if (hasObserve) {
       cursor.moveTo(jobSample, exit);
-      policy.observe!({ exit, costMs: costMs[exit] * jobFactor, committed: jobCommitted >= 0, view: cursor });
+      policy.observe!({ exit, costMs: costMs[exit] * f[JOBFACTOR], committed: jobCommitted >= 0, view: cursor });
     }
     if (qSize > 0) {
       const h = qHead;
@@ -428,14 +434,14 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
       qSize--;
       startJob(qArrival[h], qSample[h], qRecord[h]);
     } else if (hasEvent) {
-      policy.onEvent!({ kind: 'idle', timeMs: now });
+      policy.onEvent!({ kind: 'idle', timeMs: f[NOW] });
     }
   };
 
   const nextArrivalTime = (): number => {
     if (nArrivals >= maxArrivals) return Infinity;
     const t = arrivals.next();
-    if (!(t >= now)) throw new InputError('arrivals', 'time', `non-decreasing arrival times (≥ ${now} ms)`, String(t));
+    if (!(t >= f[NOW])) throw new InputError('arrivals', 'time', `non-decreasing arrival times (≥ ${f[NOW]} ms)`, String(t));
     return t > horizon ? Infinity : t;
   };
 
@@ -443,7 +449,7 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   // otherwise stop at the horizon (or, without one, at the last arrival).
   let nextArrival = nextArrivalTime();
   for (;;) {
-    const tServer = busy ? nextServerEvent : Infinity;
+    const tServer = busy ? f[NEXTSERVEREVENT] : Infinity;
     const t = tServer <= nextArrival ? tServer : nextArrival;
     if (t === Infinity || (!drain && t > horizon)) break;
     advance(t);
@@ -454,19 +460,19 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     nArrivals++;
     if (nArrivals > 1) {
       const slot = (nArrivals - 2) % W;
-      if (gapCount === W) gapSum -= gaps[slot];
+      if (gapCount === W) f[GAPSUM] -= gaps[slot];
       else gapCount++;
-      gaps[slot] = now - lastArrival;
-      gapSum += gaps[slot];
+      gaps[slot] = f[NOW] - f[LASTARRIVAL];
+      f[GAPSUM] += gaps[slot];
     }
-    lastArrival = now;
+    f[LASTARRIVAL] = f[NOW];
     const sample = drawSample();
-    const rec = records ? records.push(now, sample, qSize) : -1;
+    const rec = records ? records.push(f[NOW], sample, qSize) : -1;
     if (!busy) {
-      startJob(now, sample, rec);
+      startJob(f[NOW], sample, rec);
     } else if (qSize < B) {
       const tail = (qHead + qSize) % cap;
-      qArrival[tail] = now;
+      qArrival[tail] = f[NOW];
       qSample[tail] = sample;
       qRecord[tail] = rec;
       qSize++;
@@ -474,13 +480,14 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     } else {
       lost++;
       if (records) records.lost[rec] = 1;
-      if (hasEvent) policy.onEvent!({ kind: 'loss', timeMs: now, queueLength: qSize });
+      if (hasEvent) policy.onEvent!({ kind: 'loss', timeMs: f[NOW], queueLength: qSize });
     }
     nextArrival = nextArrivalTime();
     if (!drain && nextArrival === Infinity && horizon === Infinity) break;
   }
-  if (!drain && horizon < Infinity && now < horizon) advance(horizon);
+  if (!drain && horizon < Infinity && f[NOW] < horizon) advance(horizon);
 
+  const now = f[NOW];
   const inSystemAtEnd = qSize + (busy ? 1 : 0);
   const elapsed = now;
   const metrics: QueueMetrics = {
@@ -495,15 +502,15 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     lossRatio: nArrivals ? lost / nArrivals : 0,
     accuracyServed: served ? correct / served : NaN,
     accuracyOverall: served + lost ? correct / (served + lost) : NaN,
-    meanResponseMs: served ? sumResponse / served : NaN,
+    meanResponseMs: served ? f[SUMRESPONSE] / served : NaN,
     p50ResponseMs: hist.quantile(0.5),
     p95ResponseMs: hist.quantile(0.95),
     p99ResponseMs: hist.quantile(0.99),
-    maxResponseMs: served ? maxResponse : NaN,
-    meanServiceMs: served ? sumService / served : NaN,
-    utilisation: elapsed > 0 ? busyTime / elapsed : 0,
+    maxResponseMs: served ? f[MAXRESPONSE] : NaN,
+    meanServiceMs: served ? f[SUMSERVICE] / served : NaN,
+    utilisation: elapsed > 0 ? f[BUSYTIME] / elapsed : 0,
     throughputPerS: elapsed > 0 ? (served / elapsed) * 1000 : 0,
-    meanInSystem: elapsed > 0 ? area / elapsed : 0,
+    meanInSystem: elapsed > 0 ? f[AREA] / elapsed : 0,
     maxQueue,
     exitShares: Array.from(exitCounts, (c) => (served ? c / served : 0)),
     elapsedMs: elapsed,
