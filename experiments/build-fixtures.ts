@@ -6,9 +6,10 @@
  *   npm run fixtures -- --data ../shared/datasets [--only fashion-mnist-cnn|nsl-kdd-mlp] [--out fixtures] [--seed 1]
  *
  * `--data` holds `fashion-mnist/` (the four IDX .gz files) and `nsl-kdd/` (KDDTrain+_20Percent.txt,
- * KDDTest+.txt, Field-Names.csv, Attack-Types.csv). Everything random is seeded from `--seed`; on the
- * single-threaded wasm backend a rebuild reproduces the probabilities (latency numbers are measurements and
- * differ run to run).
+ * KDDTest+.txt, Field-Names.csv, Attack-Types.csv). Everything random (initial weights, data splits, batch
+ * order) is seeded from `--seed`, and the wasm backend is single-threaded, so a rebuild on the same backend is
+ * expected to reproduce the probabilities (not verified bit for bit across machines); latency numbers are
+ * measurements and differ run to run.
  */
 import { cpus, platform, arch } from 'node:os';
 import { join, resolve } from 'node:path';
