@@ -2,6 +2,7 @@
  * Random exit: each job's exit is drawn at job start, uniformly or from a fixed exit distribution. A sanity
  * baseline: any policy that uses scores should beat the random exit with the same exit shares.
  */
+import { geometricShares } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
@@ -10,29 +11,40 @@ import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 export interface RandomExitParams {
   /** Relative weight of each exit, length K; omitted = uniform. Normalised to shares. */
   readonly shares: readonly number[] | undefined;
+  /**
+   * Instead of `shares`: the MSDNet geometric exit shares for a budget this fraction of the way from the first
+   * exit's cost (0) to the last's (1) — the exit distribution an ordinary EEN targets, drawn score-blind.
+   */
+  readonly geometricBudgetFraction: number | undefined;
 }
 
 export const randomExit: PolicySpec<RandomExitParams> = {
   name: 'random-exit',
   description: 'Exit drawn per job at start from a fixed distribution (uniform by default); seeded.',
-  defaults: { shares: undefined },
-  testParams: (model) => [{}, { shares: Array.from({ length: model.nExits }, (_, k) => k + 1) }],
+  defaults: { shares: undefined, geometricBudgetFraction: undefined },
+  testParams: (model) => [{}, { shares: Array.from({ length: model.nExits }, (_, k) => k + 1) }, { geometricBudgetFraction: 0.5 }],
   budgeted: false,
   parse(raw) {
     const r = new ParamReader('policy "random-exit"', raw);
     const shares = r.optionalWeights('shares');
+    const geometricBudgetFraction = raw.geometricBudgetFraction === undefined ? undefined : r.number('geometricBudgetFraction', undefined, { min: 0, max: 1 });
     r.done();
-    return { shares };
+    if (shares && geometricBudgetFraction !== undefined) {
+      throw new InputError('policy "random-exit"', 'params.geometricBudgetFraction', 'either shares or geometricBudgetFraction, not both');
+    }
+    return { shares, geometricBudgetFraction };
   },
   create(params, { model, rng }): Policy {
     const K = model.nExits;
-    const w = params.shares ?? new Array<number>(K).fill(1);
+    const c = model.costMs;
+    const f = params.geometricBudgetFraction;
+    const w = params.shares ?? (f === undefined ? new Array<number>(K).fill(1) : geometricShares(c, c[0] + f * (c[K - 1] - c[0])));
     if (w.length !== K) throw new InputError('policy "random-exit"', 'params.shares', `${K} weights, one per exit`, `${w.length}`);
     const total = w.reduce((a, b) => a + b, 0);
     const cdf = new Float64Array(K);
     let acc = 0;
     for (let k = 0; k < K; k++) cdf[k] = acc += w[k] / total;
-    const label = params.shares ? `[${w.map((x) => +(x / total).toFixed(3)).join(', ')}]` : 'uniform';
+    const label = params.shares || f !== undefined ? `[${w.map((x) => +(x / total).toFixed(3)).join(', ')}]` : 'uniform';
     return {
       name: `random exit (${label})`,
       commit: () => {

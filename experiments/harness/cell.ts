@@ -1,0 +1,90 @@
+/**
+ * Running one cell: load (and cache) the trace, create and fit the policy, evaluate it offline or in the queue
+ * simulator, and return a flat record. Used inline and by the pool's workers alike; the record depends only on
+ * the cell (its seed included), never on which worker ran it or when.
+ */
+import { resolve } from 'node:path';
+import { burstyArrivals } from '../../lib/arrivals.ts';
+import { loadTrace } from '../../lib/io.ts';
+import { evaluateEntry } from '../../lib/offline.ts';
+import { modelInfo } from '../../lib/policy.ts';
+import { simulate } from '../../lib/queue.ts';
+import { Rng } from '../../lib/random.ts';
+import { scoreTrace, type ScoredTrace } from '../../lib/scores.ts';
+import { getPolicySpec } from '../../policies/index.ts';
+import type { Cell } from './experiment.ts';
+
+/** A finished cell: the cell's identity plus its metrics (numbers and per-exit shares). */
+export interface CellRecord {
+  readonly key: string;
+  readonly part: string;
+  readonly kind: 'offline' | 'queue';
+  readonly trace: string;
+  readonly label: string;
+  readonly policy: string;
+  readonly axes: Readonly<Record<string, number | string>>;
+  readonly seed: number;
+  /** Budget handed to fit, ms (budgeted policies). */
+  readonly budgetMs: number | null;
+  /** Scalar metrics: offline — accuracy, meanCostMs, relativeCost, fitExpectedCostMs, budgetMetOnTest;
+   *  queue — lossRatio, accuracyServed, accuracyOverall, p50/p95/p99ResponseMs, utilisation, throughputPerS. */
+  readonly metrics: Readonly<Record<string, number>>;
+  /** Exit shares, length K. */
+  readonly exitShares: readonly number[];
+}
+
+const traces = new Map<string, { validation: ScoredTrace; test: ScoredTrace }>();
+
+function splits(path: string): { validation: ScoredTrace; test: ScoredTrace } {
+  const abs = resolve(path);
+  let t = traces.get(abs);
+  if (!t) {
+    t = { validation: scoreTrace(loadTrace(abs, 'validation')), test: scoreTrace(loadTrace(abs, 'test')) };
+    traces.set(abs, t);
+  }
+  return t;
+}
+
+/** Run one cell. */
+export function runCell(cell: Cell): CellRecord {
+  const { validation, test } = splits(cell.trace);
+  const cost = test.trace.costMs;
+  const K = cost.length;
+  const budgetMs = cell.budgetFraction === undefined ? undefined : cost[0] + cell.budgetFraction * (cost[K - 1] - cost[0]);
+  const spec = getPolicySpec(cell.policy);
+  const base = { key: cell.key, part: cell.part, kind: cell.kind, trace: cell.trace, label: cell.label, policy: cell.policy, axes: cell.axes, seed: cell.seed, budgetMs: budgetMs ?? null };
+  if (cell.kind === 'offline') {
+    const { result } = evaluateEntry({ spec, params: cell.params, budgetMs }, validation, test, cell.seed);
+    return {
+      ...base,
+      metrics: {
+        accuracy: result.accuracy,
+        meanCostMs: result.meanCostMs,
+        relativeCost: result.relativeCost,
+        ...(result.fitExpectedCostMs === undefined ? {} : { fitExpectedCostMs: result.fitExpectedCostMs }),
+        ...(budgetMs === undefined ? {} : { budgetMetOnTest: result.meanCostMs <= budgetMs ? 1 : 0 }),
+      },
+      exitShares: result.exitShares,
+    };
+  }
+  const lambda = Number(cell.axes.lambdaOverMu) / cost[K - 1];
+  const arrivals = cell.axes.arrivals === 'bursty' ? burstyArrivals(lambda) : { kind: 'poisson' as const, ratePerMs: lambda };
+  const policy = spec.create(spec.parse(cell.params), { rng: new Rng(cell.seed).fork(cell.label), model: modelInfo(validation) });
+  policy.fit?.(validation, budgetMs === undefined ? {} : { budgetMs });
+  const { metrics: m } = simulate(policy, test, { bufferCapacity: Number(cell.axes.bufferSize), arrivals, maxArrivals: cell.jobs ?? 10000, seed: cell.seed });
+  return {
+    ...base,
+    metrics: {
+      lossRatio: m.lossRatio,
+      accuracyServed: m.accuracyServed,
+      accuracyOverall: m.accuracyOverall,
+      meanResponseMs: m.meanResponseMs,
+      p50ResponseMs: m.p50ResponseMs,
+      p95ResponseMs: m.p95ResponseMs,
+      p99ResponseMs: m.p99ResponseMs,
+      utilisation: m.utilisation,
+      throughputPerS: m.throughputPerS,
+    },
+    exitShares: m.exitShares,
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * Running an experiment: expand it into cells, keep this shard's, skip the ones already recorded (`resume`),
+ * run the rest in a pool of worker threads (piscina) sized to the machine, and append each record to
+ * `cells.jsonl` the moment it arrives. A run directory holds:
+ * - `config.json`: the resolved experiment (after --quick / --seeds), what the cells were expanded from;
+ * - `run.json`: seeds, shard, git revision, TensorFlow.js backend, Node version, start time, cell counts;
+ * - `cells.jsonl`: one record per finished cell (append-only; an interrupted run keeps every finished cell).
+ * Records depend only on their cell, so the set of records is the same whatever the number of workers or shards.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Piscina } from 'piscina';
+import { InputError } from '../../lib/errors.ts';
+import { atomicWrite } from '../../lib/io.ts';
+import { initBackend } from '../../lib/tensor.ts';
+import { expandCells, resolveExperiment, type Cell, type ExperimentDecl } from './experiment.ts';
+import { runCell, type CellRecord } from './cell.ts';
+
+/** Options of `runExperiment`. */
+export interface RunOptions {
+  /** Run directory. */
+  readonly out: string;
+  readonly quick?: boolean;
+  /** Replace the declared seeds. */
+  readonly seeds?: readonly number[];
+  /** Run only cells whose index ≡ shard.index (mod shard.count). */
+  readonly shard?: { readonly index: number; readonly count: number };
+  /** Skip cells already in `out/cells.jsonl` (required if the directory already has records). */
+  readonly resume?: boolean;
+  /** Worker threads; default: available cores (0 = run inline in this thread). */
+  readonly workers?: number;
+  /** Progress reporter; default: none. */
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Stop after this many new cells (tests use it to simulate an interrupted run). */
+  readonly stopAfter?: number;
+}
+
+/** What a run did. */
+export interface RunResult {
+  readonly out: string;
+  /** Cells of this shard. */
+  readonly total: number;
+  /** Cells already recorded before this run (resume). */
+  readonly skipped: number;
+  /** Cells run now. */
+  readonly ran: number;
+}
+
+/** Read `cells.jsonl`, ignoring a torn last line (a run killed mid-write). */
+export function readRecords(dir: string): CellRecord[] {
+  const path = join(dir, 'cells.jsonl');
+  if (!existsSync(path)) return [];
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const out: CellRecord[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      out.push(JSON.parse(line) as CellRecord);
+    } catch {
+      if (i < lines.length - 2) throw new InputError(path, `line ${i + 1}`, 'one JSON record per line', 'malformed JSON before the last line');
+    }
+  });
+  return out;
+}
+
+function gitRevision(): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Run (or resume) an experiment into `options.out`. */
+export async function runExperiment(decl: ExperimentDecl, options: RunOptions): Promise<RunResult> {
+  const resolved = resolveExperiment(decl, { quick: options.quick, seeds: options.seeds });
+  const all = expandCells(resolved);
+  const shard = options.shard ?? { index: 0, count: 1 };
+  const mine = all.filter((_, i) => i % shard.count === shard.index);
+  mkdirSync(options.out, { recursive: true });
+  const configPath = join(options.out, 'config.json');
+  const configText = JSON.stringify(resolved, null, 2) + '\n';
+  const existing = readRecords(options.out);
+  if (existing.length > 0 || existsSync(configPath)) {
+    if (!options.resume) throw new InputError(options.out, 'out', 'an empty run directory, or --resume to continue the run in it', `${existing.length} recorded cells`);
+    if (existsSync(configPath) && readFileSync(configPath, 'utf8') !== configText) {
+      throw new InputError(configPath, 'config', 'the same resolved experiment as this run (same id, seeds, --quick, declaration)', 'a different one');
+    }
+  }
+  // Rewrite a torn last line away so appends start on a fresh line.
+  const recordsPath = join(options.out, 'cells.jsonl');
+  if (existing.length > 0) writeFileSync(recordsPath, existing.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  atomicWrite(configPath, configText);
+  const done = new Set(existing.map((r) => r.key));
+  const pending = mine.filter((c) => !done.has(c.key));
+  const backend = await initBackend();
+  atomicWrite(
+    join(options.out, 'run.json'),
+    JSON.stringify(
+      {
+        experiment: resolved.id,
+        seeds: resolved.seeds,
+        quick: options.quick === true,
+        shard,
+        revision: gitRevision(),
+        backend,
+        node: process.version,
+        started: new Date().toISOString(),
+        cells: { total: all.length, shard: mine.length, alreadyRecorded: mine.length - pending.length },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  const todo = options.stopAfter === undefined ? pending : pending.slice(0, options.stopAfter);
+  let finished = mine.length - pending.length;
+  options.onProgress?.(finished, mine.length);
+  const record = (r: CellRecord) => {
+    appendFileSync(recordsPath, JSON.stringify(r) + '\n');
+    finished++;
+    options.onProgress?.(finished, mine.length);
+  };
+  const workers = Math.min(options.workers ?? availableParallelism(), todo.length);
+  if (workers <= 0) {
+    for (const cell of todo) record(runCell(cell));
+  } else {
+    const pool = new Piscina<Cell, CellRecord>({
+      // A JavaScript entry that registers tsx in the worker (workers do not inherit this thread's loader).
+      filename: new URL('./worker.mjs', import.meta.url).href,
+      minThreads: workers,
+      maxThreads: workers,
+    });
+    try {
+      await Promise.all(todo.map((cell) => pool.run(cell).then(record)));
+    } finally {
+      await pool.destroy();
+    }
+  }
+  return { out: options.out, total: mine.length, skipped: mine.length - pending.length, ran: todo.length };
+}
+
+/** A progress reporter: a bar with ETA on a terminal, a plain line every 10% (or 30 s) otherwise. */
+export function progressReporter(label: string, stream: NodeJS.WriteStream = process.stderr): (done: number, total: number) => void {
+  const start = Date.now();
+  let lastLine = -1;
+  let lastTime = 0;
+  return (done, total) => {
+    const frac = total === 0 ? 1 : done / total;
+    const elapsed = (Date.now() - start) / 1000;
+    const eta = done > 0 && frac < 1 ? (elapsed / Math.max(frac, 1e-9)) * (1 - frac) : 0;
+    const fmt = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
+    if (stream.isTTY) {
+      const width = 30;
+      const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+      stream.write(`\r${label} [${bar}] ${done}/${total} ${(frac * 100).toFixed(0)}% ETA ${fmt(eta)}   ${done === total ? '\n' : ''}`);
+    } else {
+      const decile = Math.floor(frac * 10);
+      if (decile !== lastLine || Date.now() - lastTime > 30000 || done === total) {
+        if (decile !== lastLine || done === total) stream.write(`${label}: ${done}/${total} cells (${(frac * 100).toFixed(0)}%), ${fmt(elapsed)} elapsed, ETA ${fmt(eta)}\n`);
+        lastLine = decile;
+        lastTime = Date.now();
+      }
+    }
+  };
+}
