@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { InputError } from '../lib/errors.ts';
 import { writeTraceManifest } from '../lib/io.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
-import { defineExperiment, expandCells, parseShard, resolveExperiment, type ExperimentDecl } from '../experiments/harness/experiment.ts';
+import { defineExperiment, expandCells, parseShard, resolveExperiment, type ExperimentDecl, type PartDecl } from '../experiments/harness/experiment.ts';
 import { readRecords, runExperiment } from '../experiments/harness/run.ts';
 import { mergeRuns, writeReport } from '../experiments/harness/report.ts';
 
@@ -144,7 +144,8 @@ s('a CLI run killed with SIGKILL mid-sweep and resumed equals an uninterrupted r
   const expFile = join(dir, 'kill-exp.ts');
   // An ES module scope for the experiment file, as in any project with "type": "module".
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-  const longer = { ...decl, id: 'kill-test', parts: [{ ...decl.parts[1], workload: { kind: 'queue' as const, jobs: 60000 } }] };
+  const queuePart = decl.parts[1] as Extract<PartDecl, { workload: { kind: 'queue' } }>;
+  const longer: ExperimentDecl = { ...decl, id: 'kill-test', parts: [{ ...queuePart, workload: { kind: 'queue', jobs: 60000 } }] };
   writeFileSync(
     expFile,
     `import { defineExperiment } from ${JSON.stringify(join(root, 'experiments', 'harness', 'experiment.ts'))};\nexport default defineExperiment(${JSON.stringify(longer)});\n`,
