@@ -205,7 +205,7 @@ function partPlots(part: PartDecl, rows: readonly SummaryRow[]): Plot[] {
         title: 'Accuracy vs mean cost on test, over budgets (lines: budgeted policies; points: others)',
         spec: {
           data: { values: data },
-          facet: { column: { field: 'trace', type: 'nominal' } },
+          facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } },
           spec: {
             width: 260,
             height: 200,
@@ -219,7 +219,7 @@ function partPlots(part: PartDecl, rows: readonly SummaryRow[]): Plot[] {
       });
     } else {
       const categorical = axis === 'arrivals';
-      const x = { field: axis, type: categorical ? 'nominal' : 'quantitative', title: axis === 'lambdaOverMu' ? 'λ/μ' : axis } as const;
+      const x = { field: axis, type: categorical ? 'nominal' : 'quantitative', title: axis === 'lambdaOverMu' ? 'λ/μ' : axis, axis: categorical ? {} : { format: '~g', tickMinStep: axis === 'bufferSize' ? 1 : undefined } } as const;
       const panel = (metric: string, title: string) => ({
         width: 240,
         height: 160,
@@ -233,8 +233,8 @@ function partPlots(part: PartDecl, rows: readonly SummaryRow[]): Plot[] {
         spec: {
           data: { values: data },
           vconcat: [
-            { facet: { column: { field: 'trace', type: 'nominal' } }, spec: panel('lossRatio', 'loss ratio') },
-            { facet: { column: { field: 'trace', type: 'nominal' } }, spec: panel('accuracyOverall', 'accuracy incl. lost') },
+            { facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } }, spec: panel('lossRatio', 'loss ratio') },
+            { facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } }, spec: panel('accuracyOverall', 'accuracy incl. lost') },
           ],
         } as TopLevelSpec,
       });
@@ -248,7 +248,7 @@ function partPlots(part: PartDecl, rows: readonly SummaryRow[]): Plot[] {
     title: `Exit shares${Object.keys(middle).length ? ` at ${Object.entries(middle).map(([k, v]) => `${k} = ${v}`).join(', ')}` : ''}`,
     spec: {
       data: { values: shares },
-      facet: { column: { field: 'trace', type: 'nominal' } },
+      facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } },
       spec: { width: 260, height: 18 * new Set(shares.map((s) => s.policy)).size + 20, mark: 'bar', encoding: { y: { field: 'policy', type: 'nominal', title: null }, x: { field: 'share', type: 'quantitative', stack: 'normalize', title: 'share of jobs' }, color: { field: 'exit', type: 'ordinal' } } },
     } as TopLevelSpec,
   });
