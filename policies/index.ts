@@ -4,16 +4,21 @@
  */
 import { InputError } from '../lib/errors.ts';
 import type { AnyPolicySpec } from '../lib/registry.ts';
+import { adaeeUcb } from './adaee-ucb.ts';
 import { budgetedThreshold } from './budgeted-threshold.ts';
+import { dee } from './dee.ts';
+import { egreedyContext } from './egreedy-context.ts';
 import { fixedExit } from './fixed-exit.ts';
+import { leeUcb } from './lee-ucb.ts';
 import { modelBased } from './model-based.ts';
 import { randomExit } from './random-exit.ts';
 import { rateBased } from './rate-based.ts';
 import { reactive } from './reactive.ts';
 import { threshold } from './threshold.ts';
+import { tunedThreshold } from './tuned-threshold.ts';
 
 /** Every registered policy family, by registry name. */
-export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased];
+export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased, dee, tunedThreshold, leeUcb, adaeeUcb, egreedyContext];
 
 /**
  * Look a policy family up by name.
@@ -25,4 +30,4 @@ export function getPolicySpec(name: string): AnyPolicySpec {
   return spec;
 }
 
-export { budgetedThreshold, fixedExit, modelBased, randomExit, rateBased, reactive, threshold };
+export { adaeeUcb, budgetedThreshold, dee, egreedyContext, fixedExit, leeUcb, modelBased, randomExit, rateBased, reactive, threshold, tunedThreshold };
