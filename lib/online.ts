@@ -126,6 +126,10 @@ export interface OnlineCheckpoint {
   readonly windowRegretOracle: number;
   /** Mean per-input regret against the hindsight rule within this window; NaN if off. */
   readonly windowRegretHindsight: number;
+  /** Mean reward per input within this window. */
+  readonly windowMeanReward: number;
+  /** Mean oracle reward per input within this window. */
+  readonly windowOracleReward: number;
   /** Accuracy (from labels) within this window. */
   readonly windowAccuracy: number;
   /** Mean cost within this window, ms. */
@@ -510,6 +514,8 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
       cumRegretHindsight: cumH,
       windowRegretOracle: oReg / win.n,
       windowRegretHindsight: hReg / win.n,
+      windowMeanReward: win.reward / win.n,
+      windowOracleReward: oracleWin[w] / win.n,
       windowAccuracy: win.correct / win.n,
       windowMeanCostMs: win.cost / win.n,
     });
