@@ -18,8 +18,10 @@
  * quantity every policy maximises, the mean reward per input r = c − β·L over the stream. Per (fixture, stream,
  * β) cell, averaged over seeds: improvement = (R_DEE − R_best) / |R_best|, R_best the highest mean reward among
  * the five baselines (plain, tuned threshold, LEE-UCB, AdaEE-UCB, ε-greedy). We also report the gap closed
- * towards the oracle, (G_best − G_DEE) / G_best with G = oracle reward − policy reward (regret per input). We
- * print the maximum ("up to"), the median and the minimum over cells.
+ * towards the oracle, (G_best − G_DEE) / G_best with G = oracle reward − policy reward (regret per input), the
+ * same two figures over the last tenth of each stream (after learning), and the same against the best *online*
+ * baseline only (LEE-UCB, AdaEE-UCB, ε-greedy: no offline fitting). We print the maximum ("up to"), the median
+ * and the minimum over cells. Tables and figures come from the records alone (`experiments/dee-report.ts`).
  *
  * Run: npx tsx experiments/dee.ts [--quick] [--seeds 3] [--inputs 200000] [--out results/dee-…]
  * Writes records.jsonl (one record per run, appended as it finishes) and run.json (config, seeds, git revision).
@@ -29,14 +31,14 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } fro
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadTrace } from '../lib/io.ts';
-import { runOnline, stationaryStream, type OnlineResult, type StreamSpec } from '../lib/online.ts';
+import { runOnline, stationaryStream, type StreamSpec } from '../lib/online.ts';
 import { modelInfo } from '../lib/policy.ts';
 import { Rng } from '../lib/random.ts';
 import type { RawParams } from '../lib/registry.ts';
-import { textTable } from '../lib/report.ts';
 import { scoreTrace, type ScoredTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { getPolicySpec } from '../policies/index.ts';
+import { reportDee, type DeeRecord } from './dee-report.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -148,15 +150,7 @@ writeFileSync(
   ),
 );
 
-interface Row {
-  fixture: string;
-  stream: string;
-  beta: number;
-  label: string;
-  seed: number;
-  r: OnlineResult;
-}
-const rows: Row[] = [];
+const rows: DeeRecord[] = [];
 const t0 = performance.now();
 for (const f of fixtures) {
   for (const beta of betas) {
@@ -170,9 +164,10 @@ for (const f of fixtures) {
           const start = performance.now();
           const r = runOnline(policy, st.spec, { reward: { score: SCORE, beta }, context: CONTEXT, checkpoints: WINDOWS });
           const seconds = (performance.now() - start) / 1000;
-          rows.push({ fixture: f.name, stream: st.name, beta, label: e.label, seed, r });
           const { records: _omit, ...summary } = r;
-          appendFileSync(recordsPath, JSON.stringify({ fixture: f.name, synthetic: f.synthetic, stream: st.name, beta, seed, label: e.label, family: e.policy, params, fit: fit?.details, seconds, ...summary }) + '\n');
+          const record: DeeRecord = { fixture: f.name, synthetic: f.synthetic, stream: st.name, beta, seed, label: e.label, family: e.policy, params, fit: fit?.details, seconds, ...summary };
+          rows.push(record);
+          appendFileSync(recordsPath, JSON.stringify(record) + '\n');
         }
       }
     }
@@ -180,87 +175,5 @@ for (const f of fixtures) {
   }
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const cellKeys = [...new Set(rows.map((r) => `${r.fixture}|${r.stream}|${r.beta}`))];
-const agg = (key: string, label: string) => {
-  const rs = rows.filter((r) => `${r.fixture}|${r.stream}|${r.beta}` === key && r.label === label).map((r) => r.r);
-  return {
-    reward: mean(rs.map((r) => r.meanReward)),
-    regO: mean(rs.map((r) => r.regretOracle / r.nInputs)),
-    regH: mean(rs.map((r) => r.regretHindsight / r.nInputs)),
-    lastH: mean(rs.map((r) => r.checkpoints[r.checkpoints.length - 1].windowRegretHindsight)),
-    acc: mean(rs.map((r) => r.accuracy)),
-    cost: mean(rs.map((r) => r.meanCostMs)),
-    rel: mean(rs.map((r) => r.relativeCost)),
-    lastReward: mean(rs.map((r) => r.checkpoints[r.checkpoints.length - 1].windowMeanReward)),
-    lastRegO: mean(rs.map((r) => r.checkpoints[r.checkpoints.length - 1].windowRegretOracle)),
-    windowsH: rs[0].checkpoints.map((_, w) => mean(rs.map((r) => r.checkpoints[w].windowRegretHindsight))),
-    windowsO: rs[0].checkpoints.map((_, w) => mean(rs.map((r) => r.checkpoints[w].windowRegretOracle))),
-    oracle: mean(rs.map((r) => r.oracle.meanReward)),
-    oracleAcc: mean(rs.map((r) => r.oracle.accuracy)),
-    hind: mean(rs.map((r) => r.hindsight!.meanReward)),
-    hindAcc: mean(rs.map((r) => r.hindsight!.accuracy)),
-  };
-};
-
-console.log(`\nDEE vs bandit baselines online: ${T} inputs per run, seeds ${seeds.join(',')}, reward ${SCORE} − β·L, contexts ${CONTEXT.bins} ${CONTEXT.scale} bins; means over seeds.`);
-console.log('regret/in = per-input regret over the whole stream; last-win = per-input regret vs hindsight in the last tenth.\n');
-for (const key of cellKeys) {
-  const [fixture, stream, beta] = key.split('|');
-  const ref = agg(key, entries[0].label);
-  console.log(`== ${fixture} | ${stream} | β = ${beta}   (oracle: reward ${ref.oracle.toFixed(4)}, acc ${ref.oracleAcc.toFixed(4)}; hindsight rule: reward ${ref.hind.toFixed(4)}, acc ${ref.hindAcc.toFixed(4)})`);
-  const table = entries.map((e) => {
-    const a = agg(key, e.label);
-    return [e.label, a.reward, a.regO, a.regH, a.lastH, a.acc, a.cost, a.rel];
-  });
-  console.log(textTable(['policy', 'reward', 'regret/in vs oracle', 'regret/in vs hindsight', 'last-win vs hindsight', 'accuracy', 'mean ms', 'rel. cost'], table));
-  console.log();
-}
-
-// Per-input regret curves (vs hindsight) on the stationary stream, β = 0.1 (or the only β).
-const curveBeta = betas.includes(0.1) ? 0.1 : betas[0];
-for (const f of fixtures) {
-  const key = `${f.name}|stationary|${curveBeta}`;
-  console.log(`Per-input regret vs hindsight per tenth of the stream: ${f.name}, stationary, β = ${curveBeta}`);
-  console.log(textTable(['policy', ...Array.from({ length: WINDOWS }, (_, w) => `${w + 1}/${WINDOWS}`)], entries.map((e) => [e.label, ...agg(key, e.label).windowsH])));
-  console.log();
-}
-
-// The "overall performance" figure.
-const baselineLabels = entries.filter((e) => e.baseline).map((e) => e.label);
-const figures = cellKeys.map((key) => {
-  const d = agg(key, 'DEE');
-  let best = baselineLabels[0];
-  for (const b of baselineLabels) if (agg(key, b).reward > agg(key, best).reward) best = b;
-  const bb = agg(key, best);
-  let bestLast = baselineLabels[0];
-  for (const b of baselineLabels) if (agg(key, b).lastReward > agg(key, bestLast).lastReward) bestLast = b;
-  const bl = agg(key, bestLast);
-  return {
-    key,
-    best,
-    improvement: (d.reward - bb.reward) / Math.abs(bb.reward),
-    gapClosed: (bb.regO - d.regO) / bb.regO,
-    bestLast,
-    lastImprovement: (d.lastReward - bl.lastReward) / Math.abs(bl.lastReward),
-    lastGapClosed: (bl.lastRegO - d.lastRegO) / bl.lastRegO,
-  };
-});
-console.log('DEE vs the best baseline per cell (best = highest mean reward among plain, tuned-threshold, lee-ucb, adaee-ucb, egreedy):');
-console.log('(whole stream, and the last tenth of the stream, after learning; the best baseline is chosen separately for each)');
-console.log(
-  textTable(
-    ['cell', 'best baseline', 'reward improv. %', 'oracle-gap closed %', 'best (last tenth)', 'last-tenth reward improv. %', 'last-tenth gap closed %'],
-    figures.map((x) => [x.key.replace(/\|/g, ' '), x.best, 100 * x.improvement, 100 * x.gapClosed, x.bestLast, 100 * x.lastImprovement, 100 * x.lastGapClosed]),
-  ),
-);
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const med = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)];
-const imp = figures.map((x) => 100 * x.improvement);
-const gap = figures.map((x) => 100 * x.gapClosed);
-console.log(`\nOverall performance (mean reward c − β·L) of DEE vs the best baseline: up to ${Math.max(...imp).toFixed(2)}% better (median ${med(imp).toFixed(2)}%, worst ${Math.min(...imp).toFixed(2)}%) over ${figures.length} cells.`);
-console.log(`Oracle gap (per-input regret) closed relative to the best baseline: up to ${Math.max(...gap).toFixed(1)}% (median ${med(gap).toFixed(1)}%, worst ${Math.min(...gap).toFixed(1)}%).`);
-const limp = figures.map((x) => 100 * x.lastImprovement);
-const lgap = figures.map((x) => 100 * x.lastGapClosed);
-console.log(`Last tenth of the stream: reward up to ${Math.max(...limp).toFixed(2)}% better (median ${med(limp).toFixed(2)}%, worst ${Math.min(...limp).toFixed(2)}%); oracle gap closed up to ${Math.max(...lgap).toFixed(1)}% (median ${med(lgap).toFixed(1)}%, worst ${Math.min(...lgap).toFixed(1)}%).`);
+console.log(reportDee(rows, { windows: WINDOWS, order: entries.map((e) => e.label), baselines: entries.filter((e) => e.baseline).map((e) => e.label) }));
 console.log(`\nrecords: ${recordsPath}; config: ${join(out, 'run.json')}; ${((performance.now() - t0) / 1000).toFixed(0)} s`);

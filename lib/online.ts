@@ -59,7 +59,7 @@ export interface ContextSpec {
 /**
  * The context bin of a score value c (clamped to [0, 1]) among `bins` bins.
  * `sqrt` bins are equal-width in g(c) = 1 − √(1 − c): confidences of trained networks pile up near 1, and g
- * spreads that end (with 10 bins: c ≥ 0.99 is bin 9, 0.81 ≤ c < 0.99 are bins 5..8) while keeping low
+ * spreads that end (with 10 bins: c ≥ 0.99 is bin 9, 0.96 ≤ c < 0.99 bin 8, 0.75 ≤ c < 0.96 bins 5..7) while keeping low
  * confidences apart. A monotone map, so "bin ≥ θ" rules are still confidence thresholds.
  */
 export function contextBin(c: number, bins: number, sqrtScale: boolean): number {

@@ -15,6 +15,7 @@ import { scoreTrace, type ScoredTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { ExitTrace } from '../lib/trace.ts';
 import { getPolicySpec } from '../policies/index.ts';
+import { simulate } from '../lib/queue.ts';
 
 const s = suite('dee');
 const ONLINE = ['dee', 'tuned-threshold', 'lee-ucb', 'adaee-ucb', 'egreedy-context'] as const;
@@ -129,6 +130,17 @@ s('decisions only at exits 0..K−2, and no policy reads an exit it has not run 
       runOnline(wrapped, stationaryStream(scored, 3000, 5), { reward: { score: 'maxprob', beta }, checkpoints: 2 });
       assert.equal(problems, [], `${name} β=${beta}`);
     }
+  }
+});
+
+s('the online learners run inside the queue simulator (jittered costs, losses) deterministically', () => {
+  const scored = scoreTrace(syntheticTrace({ nSamples: 400, nExits: 4, nClasses: 5, seed: 31 }));
+  const config = { bufferCapacity: 5, arrivals: { kind: 'poisson' as const, ratePerMs: 0.5 }, maxArrivals: 3000, jitter: { kind: 'exponential' as const }, seed: 3 };
+  for (const name of ONLINE) {
+    const a = simulate(make(name, { beta: 0.2 }, scored, 2), scored, config).metrics;
+    const b = simulate(make(name, { beta: 0.2 }, scored, 2), scored, config).metrics;
+    assert.ok(a.served > 0 && a.served + a.lost + a.inSystemAtEnd === a.arrivals, name);
+    assert.equal(a, b, `${name}: not deterministic in the simulator`);
   }
 });
 
