@@ -59,6 +59,17 @@ const decl: ExperimentDecl = {
       axes: { lambdaOverMu: [0.5, 1.5], bufferSize: [5], arrivals: ['poisson', 'bursty'] },
       baselines: ['plain'],
     },
+    {
+      name: 'online',
+      workload: { kind: 'online', inputs: 4000, windows: 5 },
+      policies: [
+        { label: 'plain', policy: 'fixed-exit', params: { exit: -1 } },
+        { label: 'lee', policy: 'lee-ucb' },
+        { label: 'dee', policy: 'dee' },
+      ],
+      axes: { beta: [0, 0.5], stream: ['stationary', 'switch-mix'] },
+      baselines: ['plain', 'lee'],
+    },
   ],
 };
 
@@ -67,9 +78,11 @@ const canonical = (out: string) => readRecords(out).map((r) => JSON.stringify(r)
 
 s('cell expansion: non-budgeted policies run once per trace and seed, budgeted ones once per budget', () => {
   const cells = expandCells(defineExperiment(decl));
-  // offline: 2 traces × (2 non-budgeted + 1 budgeted × 2 budgets) × 2 seeds = 16; queue: 2 × 4 axis sets × 3 × 2 = 48.
-  assert.is(cells.length, 64);
-  assert.is(new Set(cells.map((c) => c.key)).size, 64);
+  // offline: 2 traces × (2 non-budgeted + 1 budgeted × 2 budgets) × 2 seeds = 16, plus one oracle per trace;
+  // queue: 2 × 4 axis sets × 3 × 2 = 48; online: 2 × 4 × 3 × 2 = 48.
+  assert.is(cells.length, 114);
+  assert.is(new Set(cells.map((c) => c.key)).size, 114);
+  assert.is(cells.filter((c) => c.policy === 'oracle').length, 2);
   assert.equal(parseShard('1/4'), { index: 1, count: 4 });
   assert.throws(() => parseShard('4/4'), (e: unknown) => e instanceof InputError && /--shard/.test((e as Error).message));
 });
@@ -91,7 +104,11 @@ s('config validation: each bad field is named', () => {
     [{ ...decl, parts: [{ ...part1, axes: { ...part1.axes, arrivals: ['gamma'] } }] }, /parts\[0\]\.axes\.arrivals: expected a non-empty array of "poisson" or "bursty"/],
     [{ ...decl, parts: [{ ...part1, workload: { kind: 'queue', jobs: 0 } }] }, /parts\[0\]\.workload\.jobs: expected an integer ≥ 1/],
     [{ ...decl, parts: [{ ...part1, baselines: undefined, policies: [{ label: 'b', policy: 'budgeted-threshold' }] }] }, /parts\[0\]\.policies: expected a budgetFraction on every budgeted policy of a queue part/],
-    [{ ...decl, parts: [{ ...part1, workload: { kind: 'online' } }] }, /parts\[0\]\.workload\.kind: expected "offline" or "queue"/],
+    [{ ...decl, parts: [{ ...part1, workload: { kind: 'batch' } }] }, /parts\[0\]\.workload\.kind: expected "offline", "queue" or "online"/],
+    [{ ...decl, parts: [{ ...decl.parts[2], axes: { beta: [-1], stream: ['stationary'] } }] }, /parts\[0\]\.axes\.beta: expected a non-empty array of β values ≥ 0/],
+    [{ ...decl, parts: [{ ...decl.parts[2], axes: { beta: [0], stream: ['drift'] } }] }, /parts\[0\]\.axes\.stream: expected a non-empty array of "stationary", "switch-split" or "switch-mix"/],
+    [{ ...decl, parts: [{ ...decl.parts[2], workload: { kind: 'online', inputs: 0 } }] }, /parts\[0\]\.workload\.inputs: expected an integer ≥ 1/],
+    [{ ...decl, parts: [{ ...part0, policies: [...part0.policies, { label: 'oracle', policy: 'fixed-exit' }] }] }, /parts\[0\]\.policies: expected no label "oracle"/],
     [{ ...decl, parts: [{ ...part1, baselines: ['nobody'] }] }, /parts\[0\]\.baselines: expected a non-empty array of labels of this part's policies/],
     [{ ...decl, parts: [part0, { ...part1, name: 'offline' }] }, /parts\[1\]\.name: expected a name unique among the parts/],
     [{ ...decl, quick: { axes: { nope: {} } } }, /quick\.axes\.nope: expected a part name/],
@@ -105,7 +122,7 @@ s('records are identical whatever the number of workers', async () => {
   await runExperiment(decl, { out: join(dir, 'w0'), workers: 0 });
   await runExperiment(decl, { out: join(dir, 'w2'), workers: 2 });
   const a = canonical(join(dir, 'w0'));
-  assert.is(a.length, 64);
+  assert.is(a.length, 114);
   assert.equal(canonical(join(dir, 'w2')), a);
 });
 
@@ -113,8 +130,8 @@ s('sharded runs merged equal the unsharded run', async () => {
   await runExperiment(decl, { out: join(dir, 's0'), workers: 0, shard: { index: 0, count: 3 } });
   await runExperiment(decl, { out: join(dir, 's1'), workers: 0, shard: { index: 1, count: 3 } });
   await runExperiment(decl, { out: join(dir, 's2'), workers: 0, shard: { index: 2, count: 3 } });
-  assert.ok(readRecords(join(dir, 's0')).length < 64);
-  assert.is(mergeRuns([join(dir, 's0'), join(dir, 's1'), join(dir, 's2')], join(dir, 'merged')), 64);
+  assert.ok(readRecords(join(dir, 's0')).length < 114);
+  assert.is(mergeRuns([join(dir, 's0'), join(dir, 's1'), join(dir, 's2')], join(dir, 'merged')), 114);
   assert.equal(canonical(join(dir, 'merged')), canonical(join(dir, 'w0')));
   // Shards of different experiments do not merge.
   await runExperiment(decl, { out: join(dir, 'other'), workers: 0, seeds: [7], shard: { index: 0, count: 3 } });
@@ -136,7 +153,7 @@ s('an interrupted run (torn last line) resumes to the same records; a full direc
   assert.ok(refused, 'a directory with records must need --resume');
   const second = await runExperiment(decl, { out, workers: 2, resume: true });
   assert.is(second.skipped, 20);
-  assert.is(second.ran, 44);
+  assert.is(second.ran, 94);
   assert.equal(canonical(out), canonical(join(dir, 'w0')));
 });
 
@@ -182,15 +199,20 @@ s('report: one plot per declared axis per part, exit shares, summary with confid
   const axesOf = (part: string) => [...html.matchAll(new RegExp(`<figure data-part="${part}" data-axis="([^"]+)">`, 'g'))].map((m) => m[1]);
   assert.equal(axesOf('offline'), ['budgetFraction', 'exit-shares']);
   assert.equal(axesOf('queue'), ['lambdaOverMu', 'bufferSize', 'arrivals', 'exit-shares']);
-  assert.is((html.match(/<svg /g) ?? []).length, 6);
+  assert.equal(axesOf('online'), ['beta', 'stream', 'regret-curves', 'exit-shares']);
+  assert.is((html.match(/<svg /g) ?? []).length, 10);
   assert.not.match(html, /<script/);
   const md = readFileSync(join(dir, 'w0', 'summary.md'), 'utf8');
   assert.match(md, /\d\.\d{4} ± \d\.\d{4}/);
   assert.match(md, /rate-based vs plain/);
+  assert.match(md, /oracle/);
+  // Online: the improvement of each policy over the best baseline, per (trace, stream, β).
+  assert.match(md, /online: mean reward relative to the best baseline in each cell/);
+  assert.match(md, /-?\d+\.\d%/);
   const csv = readFileSync(join(dir, 'w0', 'summary.csv'), 'utf8').split('\n');
   assert.match(csv[0], /^part,trace,policy,.*accuracy_mean,accuracy_ci95/);
-  // 2 traces × (2 + 2) offline rows + 2 × 4 × 3 queue rows = 32 summary rows (seeds folded).
-  assert.is(csv.filter(Boolean).length, 1 + 32);
+  // 2 traces × (2 + 2 + oracle) offline rows + 2 × 4 × 3 queue rows + 2 × 4 × 3 online rows = 58 (seeds folded).
+  assert.is(csv.filter(Boolean).length, 1 + 58);
 });
 
 s.run();

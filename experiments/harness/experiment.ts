@@ -41,6 +41,18 @@ export interface QueueAxes {
   readonly arrivals: readonly ('poisson' | 'bursty')[];
 }
 
+/** Sweep axes of an online part. */
+export interface OnlineAxes {
+  /** β: reward r_m = c_m − β · L_m (L_m = cumulative cost to m over the last exit's). */
+  readonly beta: readonly number[];
+  /**
+   * Streams over the fixture: `stationary` (test split, repeated permutations), `switch-split` (validation split,
+   * then test split from the middle on), `switch-mix` (test split, first half only the first ⌈C/2⌉ classes, then
+   * only the others).
+   */
+  readonly stream: readonly ('stationary' | 'switch-split' | 'switch-mix')[];
+}
+
 /** A part: one workload, its policies and axes. */
 export type PartDecl =
   | {
@@ -59,6 +71,18 @@ export type PartDecl =
       readonly axes: QueueAxes;
       /** Labels the report compares every other policy against. */
       readonly baselines?: readonly string[];
+    }
+  | {
+      readonly name: string;
+      /**
+       * `inputs`: stream length T; `score`: the reward's confidence c (default maxprob); `windows`: points of the
+       * regret curves (default 20). Policies whose parameters include `beta` get the cell's β and `score`.
+       */
+      readonly workload: { readonly kind: 'online'; readonly inputs: number; readonly score?: string; readonly windows?: number };
+      readonly policies: readonly PolicyDecl[];
+      readonly axes: OnlineAxes;
+      /** Labels the report compares every other policy against. */
+      readonly baselines?: readonly string[];
     };
 
 /** What `--quick` changes: fewer seeds, shorter axes, fewer jobs. */
@@ -68,6 +92,8 @@ export interface QuickOverrides {
   readonly axes?: Readonly<Record<string, Readonly<Record<string, readonly unknown[]>>>>;
   /** Queue jobs per cell. */
   readonly jobs?: number;
+  /** Online stream length. */
+  readonly inputs?: number;
 }
 
 /** A declared experiment. */
@@ -88,7 +114,7 @@ export interface Cell {
   /** Stable identifier: part, trace, policy label, axis values and seed. Records are keyed and sorted by it. */
   readonly key: string;
   readonly part: string;
-  readonly kind: 'offline' | 'queue';
+  readonly kind: 'offline' | 'queue' | 'online';
   readonly trace: string;
   readonly label: string;
   readonly policy: string;
@@ -98,8 +124,10 @@ export interface Cell {
   /** Axis values of this cell (excluding seed). */
   readonly axes: Readonly<Record<string, number | string>>;
   readonly seed: number;
-  /** Queue jobs per cell (queue parts). */
+  /** Queue jobs per cell (queue parts), or stream length (online parts). */
   readonly jobs: number | undefined;
+  /** Online parts: the reward's score and the number of curve windows. */
+  readonly online?: { readonly score: string; readonly windows: number };
 }
 
 const SRC = (id: string) => `experiment "${id}"`;
@@ -131,7 +159,7 @@ export function defineExperiment(decl: ExperimentDecl): ExperimentDecl {
     if (partNames.has(part.name)) throw new InputError(SRC(id), `${at}.name`, 'a name unique among the parts', JSON.stringify(part.name));
     partNames.add(part.name);
     const kind = (part.workload as { kind?: unknown })?.kind;
-    if (kind !== 'offline' && kind !== 'queue') throw new InputError(SRC(id), `${at}.workload.kind`, '"offline" or "queue"', describe(kind));
+    if (kind !== 'offline' && kind !== 'queue' && kind !== 'online') throw new InputError(SRC(id), `${at}.workload.kind`, '"offline", "queue" or "online"', describe(kind));
     nonEmptyArray(id, `${at}.policies`, part.policies, (x) => typeof x === 'object' && x !== null, 'policy declarations');
     const labels = new Set<string>();
     let needsBudgetAxis = false;
@@ -157,6 +185,7 @@ export function defineExperiment(decl: ExperimentDecl): ExperimentDecl {
     if (part.baselines !== undefined) {
       nonEmptyArray(id, `${at}.baselines`, part.baselines, (x) => typeof x === 'string' && labels.has(x), `labels of this part's policies (${[...labels].join(', ')})`);
     }
+    if (labels.has('oracle') && kind === 'offline') throw new InputError(SRC(id), `${at}.policies`, 'no label "oracle" (offline parts add the oracle themselves)', '"oracle"');
     if (kind === 'offline') {
       const axes = (part.axes ?? {}) as OfflineAxes;
       for (const key of Object.keys(axes)) if (key !== 'budgetFraction') throw new InputError(SRC(id), `${at}.axes.${key}`, 'only budgetFraction for an offline part', 'an unknown axis');
@@ -164,6 +193,16 @@ export function defineExperiment(decl: ExperimentDecl): ExperimentDecl {
       if (needsBudgetAxis && axes.budgetFraction === undefined) {
         throw new InputError(SRC(id), `${at}.axes.budgetFraction`, 'budgets for the budgeted policies without a budgetFraction of their own', 'none');
       }
+    } else if (kind === 'online') {
+      const w = part.workload as { inputs?: unknown; score?: unknown; windows?: unknown };
+      if (!Number.isSafeInteger(w.inputs) || (w.inputs as number) < 1) throw new InputError(SRC(id), `${at}.workload.inputs`, 'an integer ≥ 1 (stream length)', describe(w.inputs));
+      if (w.score !== undefined && typeof w.score !== 'string') throw new InputError(SRC(id), `${at}.workload.score`, 'a score name', describe(w.score));
+      if (w.windows !== undefined && (!Number.isSafeInteger(w.windows) || (w.windows as number) < 1)) throw new InputError(SRC(id), `${at}.workload.windows`, 'an integer ≥ 1', describe(w.windows));
+      const axes = part.axes as OnlineAxes | undefined;
+      if (!axes) throw new InputError(SRC(id), `${at}.axes`, 'beta and stream', 'none');
+      for (const key of Object.keys(axes)) if (key !== 'beta' && key !== 'stream') throw new InputError(SRC(id), `${at}.axes.${key}`, 'one of beta, stream', 'an unknown axis');
+      nonEmptyArray(id, `${at}.axes.beta`, axes.beta, (x) => typeof x === 'number' && Number.isFinite(x) && x >= 0, 'β values ≥ 0');
+      nonEmptyArray(id, `${at}.axes.stream`, axes.stream, (x) => x === 'stationary' || x === 'switch-split' || x === 'switch-mix', '"stationary", "switch-split" or "switch-mix"');
     } else {
       const w = part.workload as { jobs?: unknown };
       if (!Number.isSafeInteger(w.jobs) || (w.jobs as number) < 1) throw new InputError(SRC(id), `${at}.workload.jobs`, 'an integer ≥ 1 (arrivals per cell)', describe(w.jobs));
@@ -198,6 +237,7 @@ export function resolveExperiment(decl: ExperimentDecl, opts: { quick?: boolean;
         const axes = { ...(p.axes ?? {}), ...(q.axes?.[p.name] ?? {}) };
         const baselines = p.baselines ? { baselines: p.baselines } : {};
         if (p.workload.kind === 'queue') return { name: p.name, policies: p.policies, axes: axes as unknown as QueueAxes, workload: { kind: 'queue', jobs: q.jobs ?? p.workload.jobs }, ...baselines };
+        if (p.workload.kind === 'online') return { name: p.name, policies: p.policies, axes: axes as unknown as OnlineAxes, workload: { ...p.workload, inputs: q.inputs ?? p.workload.inputs }, ...baselines };
         return { name: p.name, policies: p.policies, workload: p.workload, axes: axes as OfflineAxes, ...baselines };
       }),
     };
@@ -216,9 +256,17 @@ export function expandCells(decl: ExperimentDecl): Cell[] {
       if (part.workload.kind === 'offline') {
         const fr = (part.axes as OfflineAxes | undefined)?.budgetFraction;
         axisSets.push(...(fr ? fr.map((f): Record<string, number> => ({ budgetFraction: f })) : [{}]));
+      } else if (part.workload.kind === 'online') {
+        const a = part.axes as OnlineAxes;
+        for (const stream of a.stream) for (const beta of a.beta) axisSets.push({ stream, beta });
       } else {
         const a = part.axes as QueueAxes;
         for (const arrivals of a.arrivals) for (const bufferSize of a.bufferSize) for (const lambdaOverMu of a.lambdaOverMu) axisSets.push({ arrivals, bufferSize, lambdaOverMu });
+      }
+      if (part.workload.kind === 'offline') {
+        // The oracle (cheapest correct exit) bounds every policy; it reads labels, so it is a reference, not a
+        // registered policy, and it depends on nothing but the trace.
+        cells.push({ key: `${part.name}|${trace}|oracle||seed=${decl.seeds[0]}`, part: part.name, kind: 'offline', trace, label: 'oracle', policy: 'oracle', params: {}, budgetFraction: undefined, axes: {}, seed: decl.seeds[0], jobs: undefined });
       }
       for (const axes of axisSets) {
         for (const p of part.policies) {
@@ -242,7 +290,8 @@ export function expandCells(decl: ExperimentDecl): Cell[] {
               budgetFraction,
               axes: cellAxes,
               seed,
-              jobs: part.workload.kind === 'queue' ? part.workload.jobs : undefined,
+              jobs: part.workload.kind === 'queue' ? part.workload.jobs : part.workload.kind === 'online' ? part.workload.inputs : undefined,
+              ...(part.workload.kind === 'online' ? { online: { score: part.workload.score ?? 'maxprob', windows: part.workload.windows ?? 20 } } : {}),
             });
           }
         }

@@ -12,7 +12,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { InputError } from '../../lib/errors.ts';
 import { atomicWrite } from '../../lib/io.ts';
 import { textTable } from '../../lib/report.ts';
-import type { ExperimentDecl, OfflineAxes, PartDecl } from './experiment.ts';
+import type { ExperimentDecl, OfflineAxes, OnlineAxes, PartDecl } from './experiment.ts';
 import type { CellRecord } from './cell.ts';
 import { readRecords } from './run.ts';
 
@@ -33,6 +33,8 @@ export interface SummaryRow {
   readonly metrics: Readonly<Record<string, Stat>>;
   /** Mean exit shares over seeds. */
   readonly exitShares: readonly number[];
+  /** Mean curves over seeds (online parts). */
+  readonly series: Readonly<Record<string, readonly number[]>>;
 }
 
 // Two-sided 95% Student t quantiles for 1..30 degrees of freedom; 1.96 beyond.
@@ -71,14 +73,21 @@ export function summarize(records: readonly CellRecord[]): SummaryRow[] {
       budgetMs: g[0].budgetMs,
       metrics: Object.fromEntries(names.map((m) => [m, stat(g.map((r) => r.metrics[m] ?? null))])),
       exitShares: Array.from({ length: K }, (_, k) => g.reduce((a, r) => a + r.exitShares[k], 0) / g.length),
+      series: Object.fromEntries(
+        Object.keys(g[0].series ?? {}).map((name) => [name, g[0].series![name].map((_, i) => g.reduce((a, r) => a + (r.series?.[name]?.[i] ?? NaN), 0) / g.length)]),
+      ),
     };
   });
 }
 
-const MAIN_METRICS: Record<'offline' | 'queue', string[]> = {
+const MAIN_METRICS: Record<'offline' | 'queue' | 'online', string[]> = {
   offline: ['accuracy', 'meanCostMs', 'relativeCost', 'budgetMetOnTest'],
   queue: ['lossRatio', 'accuracyServed', 'accuracyOverall', 'p95ResponseMs'],
+  online: ['meanReward', 'regretOraclePerInput', 'regretHindsightPerInput', 'accuracy', 'meanCostMs'],
 };
+
+/** The metric a part's policies are ranked by: accuracy offline, accuracy counting losses in a queue, reward online. */
+const RANK_METRIC = { offline: 'accuracy', queue: 'accuracyOverall', online: 'meanReward' } as const;
 
 const traceName = (path: string) => path.replace(/^.*fixtures\//, '').replace(/\/manifest\.json$/, '');
 const fmt = (s: Stat | undefined) => (!s || !Number.isFinite(s.mean) ? '–' : Number.isFinite(s.ci95) ? `${s.mean.toFixed(4)} ± ${s.ci95.toFixed(4)}` : s.mean.toFixed(4));
@@ -96,6 +105,7 @@ export function summaryMarkdown(decl: ExperimentDecl, rows: readonly SummaryRow[
     );
     md += `\n## ${part.name} (${part.workload.kind})\n\n\`\`\`\n${table}\n\`\`\`\n`;
     if (part.baselines?.length) md += baselineComparison(part, sel);
+    if (part.baselines?.length && part.workload.kind === 'online') md += improvementTable(part, sel);
   }
   return md;
 }
@@ -106,7 +116,7 @@ export function summaryMarkdown(decl: ExperimentDecl, rows: readonly SummaryRow[
  * counting lost jobs as failures), "−" where it is more than `margin` worse; anything else is a tie.
  */
 export function baselineComparison(part: PartDecl, rows: readonly SummaryRow[], margin = 0.005): string {
-  const metric = part.workload.kind === 'offline' ? 'accuracy' : 'accuracyOverall';
+  const metric = RANK_METRIC[part.workload.kind];
   const axes = axisValues(part);
   const [first, ...others] = Object.keys(axes);
   if (!first || !part.baselines) return '';
@@ -170,10 +180,34 @@ interface Plot {
   readonly spec: TopLevelSpec;
 }
 
+/**
+ * Online parts: each policy's mean reward relative to the best baseline in the same cell (trace, stream, β),
+ * (R − R_best) / |R_best| — "overall performance" in the sense of the DEE paper (whose exact definition is not
+ * public): the quantity every online policy maximises, r = c − β·L, averaged over the stream and the seeds.
+ */
+export function improvementTable(part: PartDecl, rows: readonly SummaryRow[]): string {
+  const baselines = part.baselines ?? [];
+  const labels = part.policies.map((p) => p.label).filter((l) => !baselines.includes(l));
+  const cells = [...new Set(rows.map((r) => `${r.trace}|${r.axes.stream}|${r.axes.beta}`))];
+  const body = cells.map((c) => {
+    const [trace, stream, beta] = c.split('|');
+    const at = rows.filter((r) => `${r.trace}|${r.axes.stream}|${r.axes.beta}` === c);
+    const reward = (l: string) => at.find((r) => r.label === l)?.metrics.meanReward?.mean ?? NaN;
+    const best = baselines.reduce((b, l) => (reward(l) > reward(b) ? l : b), baselines[0]);
+    const rb = reward(best);
+    return [traceName(trace), stream, beta, `${best} ${rb.toFixed(4)}`, ...labels.map((l) => `${(((reward(l) - rb) / Math.abs(rb)) * 100).toFixed(1)}%`)];
+  });
+  return `\n${part.name}: mean reward relative to the best baseline in each cell, (R − R_best)/|R_best|:\n\n\`\`\`\n${textTable(['trace', 'stream', 'β', 'best baseline (reward)', ...labels], body)}\n\`\`\`\n`;
+}
+
 function axisValues(part: PartDecl): Record<string, readonly (number | string)[]> {
   if (part.workload.kind === 'offline') {
     const fr = (part.axes as OfflineAxes | undefined)?.budgetFraction;
     return fr ? { budgetFraction: fr } : {};
+  }
+  if (part.workload.kind === 'online') {
+    const a = part.axes as OnlineAxes;
+    return { beta: a.beta, stream: a.stream };
   }
   const a = part.axes as { lambdaOverMu: number[]; bufferSize: number[]; arrivals: string[] };
   return { lambdaOverMu: a.lambdaOverMu, bufferSize: a.bufferSize, arrivals: a.arrivals };
@@ -217,6 +251,27 @@ function partPlots(part: PartDecl, rows: readonly SummaryRow[]): Plot[] {
           resolve: { scale: { x: 'independent', y: 'independent' } },
         } as TopLevelSpec,
       });
+    } else if (part.workload.kind === 'online') {
+      const categorical = axis === 'stream';
+      const x = { field: axis, type: categorical ? 'nominal' : 'quantitative', title: axis === 'beta' ? 'β' : axis, axis: categorical ? {} : { format: '~g' } } as const;
+      const panel = (metric: string, title: string) => ({
+        width: 240,
+        height: 160,
+        mark: categorical ? { type: 'point' as const, filled: true, size: 70 } : { type: 'line' as const, point: true },
+        encoding: { x, y: { field: metric, type: 'quantitative' as const, title, scale: { zero: false } }, color: { field: 'policy', type: 'nominal' as const } },
+      });
+      plots.push({
+        part: part.name,
+        axis,
+        title: `Mean reward and per-input regret against the best per-context rule in hindsight along ${axis}${heldText ? `, at ${heldText}` : ''}`,
+        spec: {
+          data: { values: data },
+          vconcat: [
+            { facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } }, spec: panel('meanReward', 'mean reward') },
+            { facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } }, spec: panel('regretHindsightPerInput', 'regret / input (hindsight)') },
+          ],
+        } as TopLevelSpec,
+      });
     } else {
       const categorical = axis === 'arrivals';
       const x = { field: axis, type: categorical ? 'nominal' : 'quantitative', title: axis === 'lambdaOverMu' ? 'λ/μ' : axis, axis: categorical ? {} : { format: '~g', tickMinStep: axis === 'bufferSize' ? 1 : undefined } } as const;
@@ -241,6 +296,25 @@ function partPlots(part: PartDecl, rows: readonly SummaryRow[]): Plot[] {
     }
   }
   const atMiddle = sel.filter((r) => Object.entries(middle).every(([k, v]) => !(k in r.axes) || r.axes[k] === v));
+  if (part.workload.kind === 'online') {
+    const curves = atMiddle.flatMap((r) =>
+      (r.series.t ?? []).flatMap((t, i) => [
+        { trace: traceName(r.trace), policy: r.label, t, reference: 'hindsight rule', regret: r.series.regretHindsight?.[i] },
+        { trace: traceName(r.trace), policy: r.label, t, reference: 'oracle', regret: r.series.regretOracle?.[i] },
+      ]),
+    );
+    plots.push({
+      part: part.name,
+      axis: 'regret-curves',
+      title: `Per-input regret within each window of the stream, at ${Object.entries(middle).map(([k, v]) => `${k} = ${v}`).join(', ')}`,
+      spec: {
+        data: { values: curves },
+        facet: { row: { field: 'reference', type: 'nominal', header: { title: null } }, column: { field: 'trace', type: 'nominal', header: { title: null } } },
+        spec: { width: 260, height: 150, mark: { type: 'line' }, encoding: { x: { field: 't', type: 'quantitative', title: 'inputs seen' }, y: { field: 'regret', type: 'quantitative', title: 'regret / input' }, color: { field: 'policy', type: 'nominal' } } },
+        resolve: { scale: { y: 'independent' } },
+      } as TopLevelSpec,
+    });
+  }
   const shares = atMiddle.flatMap((r) => r.exitShares.map((s, k) => ({ trace: traceName(r.trace), policy: r.label, exit: `exit ${k}`, share: s })));
   plots.push({
     part: part.name,

@@ -124,7 +124,7 @@ export async function runExperiment(decl: ExperimentDecl, options: RunOptions): 
   };
   const workers = Math.min(options.workers ?? availableParallelism(), todo.length);
   if (workers <= 0) {
-    for (const cell of todo) record(runCell(cell));
+    for (const cell of todo) record(await runCell(cell));
   } else {
     const pool = new Piscina<Cell, CellRecord>({
       // A JavaScript entry that registers tsx in the worker (workers do not inherit this thread's loader).
