@@ -7,6 +7,7 @@ import type { AnyPolicySpec } from '../lib/registry.ts';
 import { adaeeUcb } from './adaee-ucb.ts';
 import { budgetedThreshold } from './budgeted-threshold.ts';
 import { dee } from './dee.ts';
+import { eenet } from './eenet.ts';
 import { egreedyContext } from './egreedy-context.ts';
 import { fixedExit } from './fixed-exit.ts';
 import { leeUcb } from './lee-ucb.ts';
@@ -18,7 +19,7 @@ import { threshold } from './threshold.ts';
 import { tunedThreshold } from './tuned-threshold.ts';
 
 /** Every registered policy family, by registry name. */
-export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased, dee, tunedThreshold, leeUcb, adaeeUcb, egreedyContext];
+export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased, dee, tunedThreshold, leeUcb, adaeeUcb, egreedyContext, eenet];
 
 /**
  * Look a policy family up by name.
