@@ -2,8 +2,8 @@
  * `exitlab/testing`: what our own conformance suite uses, for people writing policies outside this repository.
  *
  * - fast-check arbitraries for traces (realistic ones from the synthetic generator, and adversarial corners:
- *   ties everywhere, all exits wrong, the smallest valid shapes, one label for every sample) and for arrival
- *   workloads;
+ *   ties everywhere, all exits wrong, the smallest valid shapes, one label for every sample), for online streams
+ *   (stationary, switching trace, changing class mix) and for arrival workloads;
  * - `checkPolicy(factory, options)`: runs the contract's invariants over many generated traces and seeds and,
  *   when one fails, throws a `PolicyCheckError` with a shrunk, printed counterexample.
  *
@@ -20,6 +20,7 @@
  */
 import fc from 'fast-check';
 import { burstyArrivals, type ArrivalConfig } from './arrivals.ts';
+import type { StreamSpec } from './online.ts';
 import { runPolicy, summarizeExits } from './offline.ts';
 import { modelInfo, type ExitView, type ModelInfo, type Policy, type PolicyContext } from './policy.ts';
 import { Rng } from './random.ts';
@@ -113,6 +114,43 @@ export function arrivalArbitrary(options: { minRatePerMs?: number; maxRatePerMs?
     rate.map((r) => burstyArrivals(r, { cycleMs: 50 / r })),
     rate.map((r) => ({ kind: 'deterministic' as const, intervalMs: 1 / r })),
   );
+}
+
+/**
+ * Online streams for the online harness (`runOnline`): stationary over one trace, a switch to a second trace of
+ * the same network (same K and costs) at a random point, or a class-mix change at a random point. Orders by
+ * permutation or with replacement; lengths up to `maxLength`.
+ */
+export function streamArbitrary(options: { maxLength?: number; maxSamples?: number; maxExits?: number; maxClasses?: number } = {}): fc.Arbitrary<StreamSpec> {
+  const { maxLength = 200, maxSamples = 30, maxExits = 4, maxClasses = 4 } = options;
+  return fc
+    .record({
+      N: fc.integer({ min: 1, max: maxSamples }),
+      K: fc.integer({ min: 2, max: maxExits }),
+      C: fc.integer({ min: 2, max: maxClasses }),
+      seeds: fc.tuple(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 2 ** 31 - 1 })),
+      length: fc.integer({ min: 1, max: maxLength }),
+      switchAt: fc.double({ min: 0, max: 1, noNaN: true }),
+      kind: fc.constantFrom('stationary', 'switch-trace', 'class-mix'),
+      order: fc.constantFrom<'permutation' | 'replacement'>('permutation', 'replacement'),
+    })
+    .map(({ N, K, C, seeds, length, switchAt, kind, order }): StreamSpec => {
+      const first = scoreTrace(syntheticTrace({ nSamples: N, nExits: K, nClasses: C, seed: seeds[0] }));
+      const start = Math.min(length - 1, Math.max(1, Math.floor(switchAt * length)));
+      if (kind === 'stationary' || length < 2) return { length, seed: seeds[1], order, phases: [{ start: 0, trace: first }] };
+      if (kind === 'switch-trace') {
+        // A second split of the same network: same K and costs, other samples (harder: weaker early exits).
+        const second = scoreTrace(syntheticTrace({ nSamples: N, nExits: K, nClasses: C, seed: seeds[0] + 1, strength: [0.5, 3] }));
+        return { length, seed: seeds[1], order, phases: [{ start: 0, trace: first }, { start, trace: second }] };
+      }
+      // Class mix: only classes present in the trace can be drawn, so weight present classes (first half, then rest).
+      const present = Array.from({ length: C }, (_, y) => (first.trace.labels.includes(y) ? 1 : 0));
+      const ids = present.flatMap((p, y) => (p ? [y] : []));
+      const half = new Set(ids.slice(0, Math.ceil(ids.length / 2)));
+      const a = present.map((p, y) => (p && half.has(y) ? 1 : 0));
+      const b = present.map((p, y) => (p && (!half.has(y) || ids.length === 1) ? 1 : 0));
+      return { length, seed: seeds[1], order, phases: [{ start: 0, trace: first, classWeights: a }, { start, trace: first, classWeights: b }] };
+    });
 }
 
 /** A policy to check: a registered spec (with parameter sets), or a plain factory. */

@@ -5,7 +5,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { checkPolicy, PolicyCheckError, traceArbitrary, arrivalArbitrary } from '../lib/testing.ts';
+import { checkPolicy, PolicyCheckError, traceArbitrary, arrivalArbitrary, streamArbitrary } from '../lib/testing.ts';
+import { runOnline } from '../lib/online.ts';
+import { dee } from '../policies/dee.ts';
+import { modelInfo } from '../lib/policy.ts';
+import { Rng } from '../lib/random.ts';
 import type { Policy, PolicyContext } from '../lib/policy.ts';
 import { scoreTrace } from '../lib/scores.ts';
 
@@ -109,6 +113,24 @@ s('arrivalArbitrary produces every kind at positive rates', () => {
     { numRuns: 100 },
   );
   assert.equal([...kinds].sort(), ['deterministic', 'mmpp2', 'poisson']);
+});
+
+s('streamArbitrary: stationary, trace-switching and class-mix streams that the online harness runs', () => {
+  const kinds = new Set<string>();
+  fc.assert(
+    fc.property(streamArbitrary({ maxLength: 60 }), (stream) => {
+      const phases = stream.phases;
+      kinds.add(phases.length === 1 ? 'stationary' : phases[1].classWeights ? 'class-mix' : 'switch-trace');
+      const first = phases[0].trace;
+      for (const ph of phases) assert.equal([...ph.trace.trace.costMs], [...first.trace.costMs]);
+      const policy = dee.create(dee.parse({ beta: 0.3 }), { rng: new Rng(1), model: modelInfo(first) });
+      const r = runOnline(policy, stream, { reward: { score: 'maxprob', beta: 0.3 }, checkpoints: 1 });
+      assert.is(r.nInputs, stream.length);
+      assert.ok(r.regretOracle >= -1e-9);
+    }),
+    { numRuns: 60 },
+  );
+  assert.equal([...kinds].sort(), ['class-mix', 'stationary', 'switch-trace']);
 });
 
 s.run();
