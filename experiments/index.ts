@@ -6,3 +6,4 @@ export * from '../lib/offline.ts';
 export * from '../lib/queue.ts';
 export * from '../lib/arrivals.ts';
 export * from '../lib/report.ts';
+export * from '../lib/online.ts';
