@@ -4,6 +4,9 @@
  *   BranchyNet entropy, PABEE patience), and budgeted thresholds swept over budgets; the oracle is the bound.
  * - queue: the same models behind a buffer of B = 10 places, Poisson and bursty arrivals from 0.5× to 3× the full
  *   network's service rate: plain network, ordinary EEN, random exit and the three backlog schedulers.
+ * - online: label-free learners on a stream of test inputs, reward c − β·L: DEE against the plain network, the
+ *   offline-tuned threshold, LEE- and AdaEE-style UCB1 and ε-greedy, with regret against the per-input oracle and
+ *   the best per-context rule in hindsight.
  */
 import { defineExperiment } from './harness/experiment.ts';
 
@@ -44,6 +47,25 @@ export default defineExperiment({
       axes: { lambdaOverMu: [0.5, 1, 1.5, 2, 3], bufferSize: [10], arrivals: ['poisson', 'bursty'] },
       baselines: ['ordinary EEN', 'plain network'],
     },
+    {
+      name: 'online',
+      workload: { kind: 'online', inputs: 100000, windows: 10 },
+      policies: [
+        { label: 'plain network', policy: 'fixed-exit', params: { exit: -1 } },
+        { label: 'tuned threshold', policy: 'tuned-threshold' },
+        { label: 'LEE-UCB', policy: 'lee-ucb' },
+        { label: 'AdaEE-UCB', policy: 'adaee-ucb' },
+        { label: 'ε-greedy', policy: 'egreedy-context' },
+        { label: 'DEE', policy: 'dee' },
+      ],
+      axes: { beta: [0.1, 0.5], stream: ['stationary'] },
+      baselines: ['plain network', 'tuned threshold', 'LEE-UCB', 'AdaEE-UCB', 'ε-greedy'],
+    },
   ],
-  quick: { seeds: [1], axes: { offline: { budgetFraction: [0.25, 0.5] }, queue: { lambdaOverMu: [0.8, 1.5], arrivals: ['poisson'] } }, jobs: 3000 },
+  quick: {
+    seeds: [1],
+    axes: { offline: { budgetFraction: [0.25, 0.5] }, queue: { lambdaOverMu: [0.8, 1.5], arrivals: ['poisson'] }, online: { beta: [0.1] } },
+    jobs: 3000,
+    inputs: 10000,
+  },
 });

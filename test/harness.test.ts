@@ -207,8 +207,9 @@ s('report: one plot per declared axis per part, exit shares, summary with confid
   assert.match(md, /rate-based vs plain/);
   assert.match(md, /oracle/);
   // Online: the improvement of each policy over the best baseline, per (trace, stream, β).
-  assert.match(md, /online: mean reward relative to the best baseline in each cell/);
-  assert.match(md, /-?\d+\.\d%/);
+  assert.match(md, /online: against the best baseline in each cell/);
+  assert.match(md, /dee gap closed/);
+  assert.match(md, /-?\d+\.\d\d%/);
   const csv = readFileSync(join(dir, 'w0', 'summary.csv'), 'utf8').split('\n');
   assert.match(csv[0], /^part,trace,policy,.*accuracy_mean,accuracy_ci95/);
   // 2 traces × (2 + 2 + oracle) offline rows + 2 × 4 × 3 queue rows + 2 × 4 × 3 online rows = 58 (seeds folded).
