@@ -96,8 +96,8 @@ if (args.child) {
       const r = JSON.parse(outText.trim().split('\n').pop()!) as ChildResult;
       rows.push([r.backend, r.fitSeconds.toFixed(1), r.trialEpochs.join('/'), r.budgetMs.toFixed(4), (100 * r.validationAccuracy).toFixed(2), (100 * r.testAccuracy).toFixed(2), Math.round(r.policySamplesPerSecond).toLocaleString('en-US'), Math.round(r.batchSamplesPerSecond).toLocaleString('en-US')]);
     } catch (err) {
-      const msg = ((err as { stderr?: string }).stderr ?? (err as Error).message).split('\n').find((l) => /Error|failed/.test(l)) ?? 'failed';
-      rows.push([b, `unavailable: ${msg.slice(0, 90)}`, '', '', '', '', '', '']);
+      const msg = ((err as { stderr?: string }).stderr ?? (err as Error).message).split('\n').find((l) => /^\w*Error: /.test(l)) ?? 'failed';
+      rows.push([b, `unavailable: ${msg.slice(0, 120)}`, '', '', '', '', '', '']);
     }
   }
   console.log(textTable(['backend', 'fit s', 'epochs per trial', 'budget ms', 'val acc %', 'test acc %', 'policy samples/s', 'batch samples/s'], rows));

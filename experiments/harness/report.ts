@@ -81,7 +81,7 @@ export function summarize(records: readonly CellRecord[]): SummaryRow[] {
 }
 
 const MAIN_METRICS: Record<'offline' | 'queue' | 'online', string[]> = {
-  offline: ['accuracy', 'meanCostMs', 'relativeCost', 'budgetMetOnTest'],
+  offline: ['accuracy', 'meanCostMs', 'relativeCost', 'budgetMetOnTest', 'costOverBudget'],
   queue: ['lossRatio', 'accuracyServed', 'accuracyOverall', 'p95ResponseMs'],
   online: ['meanReward', 'regretOraclePerInput', 'regretHindsightPerInput', 'accuracy', 'meanCostMs'],
 };
