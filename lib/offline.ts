@@ -21,6 +21,7 @@ export function runPolicy(policy: Policy, scored: ScoredTrace): Int32Array {
   const { nSamples: N, nExits: K, costMs } = scored.trace;
   const exits = new Int32Array(N);
   const cursor = new TraceCursor(scored);
+  const view = cursor.view;
   const hasCommit = typeof policy.commit === 'function';
   const hasDecide = typeof policy.decide === 'function';
   const hasObserve = typeof policy.observe === 'function';
@@ -43,7 +44,7 @@ export function runPolicy(policy: Policy, scored: ScoredTrace): Int32Array {
       if (!hasDecide) throw new ContractError(`${policy.name}: commit() returned undefined and the policy has no decide()`);
       for (let k = 0; k < K - 1; k++) {
         cursor.moveTo(n, k);
-        const d = policy.decide!(cursor);
+        const d = policy.decide!(view);
         if (d === 'exit') {
           exit = k;
           break;
@@ -57,7 +58,7 @@ export function runPolicy(policy: Policy, scored: ScoredTrace): Int32Array {
     clock += costMs[exit];
     if (hasObserve) {
       cursor.moveTo(n, exit);
-      policy.observe!({ exit, costMs: costMs[exit], committed, view: cursor });
+      policy.observe!({ exit, costMs: costMs[exit], committed, view });
     }
   }
   return exits;

@@ -364,6 +364,7 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
   let pp = prepPhases[0];
   let sampler = phaseSamplers[0];
   let cursor = pp.cursor;
+  let view = cursor.view;
   let rewardTab = pp.reward;
   let correctTab = pp.scored.scores.correct;
   let t = 0;
@@ -383,6 +384,7 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
         pp = prepPhases[phase];
         sampler = phaseSamplers[phase];
         cursor = pp.cursor;
+        view = cursor.view;
         rewardTab = pp.reward;
         correctTab = pp.scored.scores.correct;
         cnt = wCounts[distinct.indexOf(pp)];
@@ -402,7 +404,7 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
         if (!hasDecide) throw new ContractError(`${policy.name}: commit() returned undefined and the policy has no decide()`);
         for (let k = 0; k < K - 1; k++) {
           cursor.moveTo(n, k);
-          const d = policy.decide!(cursor);
+          const d = policy.decide!(view);
           if (d === 'exit') {
             exit = k;
             break;
@@ -428,7 +430,7 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
       }
       if (hasObserve) {
         cursor.moveTo(n, exit);
-        policy.observe!({ exit, costMs: cost, committed, view: cursor });
+        policy.observe!({ exit, costMs: cost, committed, view });
       }
     }
     windows.push({ reward: wReward, correct: wCorrect, cost: wCost, n: t - n0 });

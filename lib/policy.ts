@@ -21,8 +21,8 @@ export type ExitDecision = 'exit' | 'continue';
 
 /**
  * What a policy may see of one job after exit `exit` ran: that sample's scores, predictions and probabilities
- * at exits 0..`exit`. Asking for a later exit throws a `PeekError`; the underlying arrays are held in private
- * fields, so there is no way around the check.
+ * at exits 0..`exit`. Asking for a later exit throws a `PeekError`; the underlying arrays are held in closure
+ * variables and the view has no method to move it (see `TraceCursor`), so there is no way around the check.
  *
  * A view is only valid during the call it was passed to: harnesses reuse one cursor object and move it.
  */
@@ -146,26 +146,22 @@ export class PeekError extends ContractError {
 }
 
 /**
- * The `ExitView` implementation harnesses use: a cursor over a score table, moved with `moveTo`.
- * Its data lives in closure variables of the constructor, so a policy holding the view cannot reach the arrays
- * behind it (there is no property, private field or prototype path to them). Closures rather than `#private`
- * fields because this is the per-decision hot path, and V8's private-field brand checks cost measurably there.
+ * What harnesses use to show policies one job at a time: a cursor over a score table. The harness keeps the
+ * cursor and moves it with `moveTo`; policies only ever receive `cursor.view`, a frozen object with the read
+ * methods of `ExitView` and nothing else, so a policy cannot move to another sample or widen its own window.
+ * The data lives in closure variables of the constructor, so no property, private field or prototype path of the
+ * view leads to the arrays behind it. Closures rather than `#private` fields because this is the per-decision
+ * hot path, and V8's private-field brand checks cost measurably there.
  */
-export class TraceCursor implements ExitView {
-  readonly nExits: number;
-  readonly nClasses: number;
-  declare readonly exit: number;
-  /** Point the cursor at `sample`, with exits 0..`exit` visible. Harness use only. */
+export class TraceCursor {
+  /** The view handed to `decide` and `observe`: exits 0..`exit` of the current sample. */
+  readonly view: ExitView;
+  /** Point the view at `sample`, with exits 0..`exit` visible. Harness use only; never pass the cursor itself. */
   readonly moveTo: (sample: number, exit: number) => void;
-  readonly score: (name: string, atExit?: number) => number;
-  readonly predicted: (atExit?: number) => number;
-  readonly probs: (atExit?: number) => Float32Array;
 
   constructor(scored: ScoredTrace) {
     const K = scored.trace.nExits;
     const C = scored.trace.nClasses;
-    this.nExits = K;
-    this.nClasses = C;
     const predictedTable = scored.scores.predicted;
     const probsTable = scored.trace.probs;
     const byName = new Map<string, Float32Array>();
@@ -180,21 +176,27 @@ export class TraceCursor implements ExitView {
       }
       return sample * K + atExit;
     };
-    Object.defineProperty(this, 'exit', { get: () => current, enumerable: true });
     this.moveTo = (n, k) => {
       sample = n;
       current = k;
     };
-    this.score = (name, atExit) => {
-      const arr = byName.get(name);
-      if (!arr) throw new InputError('ExitView.score', 'name', `one of ${[...byName.keys()].join(', ')}`, JSON.stringify(name));
-      return arr[index(atExit)];
-    };
-    this.predicted = (atExit) => predictedTable[index(atExit)];
-    this.probs = (atExit) => {
-      const base = index(atExit) * C;
-      return probsTable.slice(base, base + C);
-    };
+    this.view = Object.freeze({
+      nExits: K,
+      nClasses: C,
+      get exit(): number {
+        return current;
+      },
+      score(name: string, atExit?: number): number {
+        const arr = byName.get(name);
+        if (!arr) throw new InputError('ExitView.score', 'name', `one of ${[...byName.keys()].join(', ')}`, JSON.stringify(name));
+        return arr[index(atExit)];
+      },
+      predicted: (atExit?: number): number => predictedTable[index(atExit)],
+      probs(atExit?: number): Float32Array {
+        const base = index(atExit) * C;
+        return probsTable.slice(base, base + C);
+      },
+    });
   }
 }
 

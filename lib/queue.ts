@@ -327,6 +327,7 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   const hasObserve = typeof policy.observe === 'function';
   const hasEvent = typeof policy.onEvent === 'function';
   const cursor = new TraceCursor(scored);
+  const view = cursor.view;
   const records = config.records ? new RecordBuilder() : undefined;
   const hist = new LogHistogram();
   const exitCounts = new Float64Array(K);
@@ -395,7 +396,7 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     // The job in service has just finished exit `jobExit`.
     if (jobCommitted < 0 && jobExit < K - 1) {
       cursor.moveTo(jobSample, jobExit);
-      const d = policy.decide!(cursor);
+      const d = policy.decide!(view);
       if (d === 'continue') {
         jobExit++;
         f[NEXTSERVEREVENT] = f[JOBSTART] + costMs[jobExit] * f[JOBFACTOR];
@@ -426,7 +427,7 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     f[NEXTSERVEREVENT] = Infinity;
     if (hasObserve) {
       cursor.moveTo(jobSample, exit);
-      policy.observe!({ exit, costMs: costMs[exit] * f[JOBFACTOR], committed: jobCommitted >= 0, view: cursor });
+      policy.observe!({ exit, costMs: costMs[exit] * f[JOBFACTOR], committed: jobCommitted >= 0, view });
     }
     if (qSize > 0) {
       const h = qHead;

@@ -22,20 +22,45 @@ s('a policy cannot read a later exit: score, predicted and probs all throw PeekE
 s('the view exposes no array behind it, and probs() is a copy', () => {
   const cursor = new TraceCursor(scored);
   cursor.moveTo(0, 0);
+  const view = cursor.view;
   const reachable: unknown[] = [];
-  for (let o: object | null = cursor; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+  for (let o: object | null = view; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     for (const key of Object.getOwnPropertyNames(o)) {
       const d = Object.getOwnPropertyDescriptor(o, key)!;
-      reachable.push('value' in d ? d.value : d.get?.call(cursor));
+      reachable.push('value' in d ? d.value : d.get?.call(view));
     }
   }
   assert.ok(reachable.every((v) => !ArrayBuffer.isView(v) && !(v instanceof Map)), 'a typed array or map is reachable from the view');
-  assert.not.match(JSON.stringify(cursor), /0\.5/);
-  const p = cursor.probs();
+  assert.not.match(JSON.stringify(view), /0\.5/);
+  const p = view.probs();
   p[0] = 99;
-  assert.is(cursor.probs()[0], scored.trace.probs[0]);
-  assert.throws(() => cursor.score('maxprob', -1), (e: unknown) => e instanceof ContractError && !(e instanceof PeekError));
-  assert.throws(() => cursor.score('maxprob', 0.5), (e: unknown) => e instanceof ContractError);
+  assert.is(view.probs()[0], scored.trace.probs[0]);
+  assert.throws(() => view.score('maxprob', -1), (e: unknown) => e instanceof ContractError && !(e instanceof PeekError));
+  assert.throws(() => view.score('maxprob', 0.5), (e: unknown) => e instanceof ContractError);
+});
+
+s('a policy cannot move its view: it has only the read methods, and it is frozen', () => {
+  const seen: string[][] = [];
+  const cheater: Policy = {
+    name: 'mover',
+    decide: (v) => {
+      seen.push(Object.keys(v).sort());
+      const any = v as unknown as Record<string, unknown>;
+      assert.is(any.moveTo, undefined);
+      // Widening the window by overwriting a member fails: ESM code is strict, and writes to a frozen object throw.
+      assert.throws(() => {
+        any.exit = v.nExits - 1;
+      }, (e: unknown) => e instanceof TypeError);
+      assert.throws(() => {
+        any.score = () => 1;
+      }, (e: unknown) => e instanceof TypeError);
+      assert.throws(() => v.score('maxprob', v.exit + 1), (e: unknown) => e instanceof PeekError);
+      return 'continue';
+    },
+  };
+  runPolicy(cheater, scored);
+  assert.ok(seen.length > 0);
+  assert.equal(seen[0], ['exit', 'nClasses', 'nExits', 'predicted', 'probs', 'score']);
 });
 
 s('earlier exits stay readable: a patience-like rule may look back', () => {

@@ -17,11 +17,11 @@ console.log(`checkPolicy: ${cases} cases passed`);
 function exitWithQueue(params: RawParams, trace: ReturnType<typeof scoreTrace>, sample: number, queueLength: number): number {
   const policy = backlogEntropy.create(backlogEntropy.parse(params), { rng: new Rng(0), model: modelInfo(trace) });
   policy.commit!({ timeMs: 0, queueLength, bufferCapacity: 50, arrivalRatePerMs: undefined });
-  const view = new TraceCursor(trace);
+  const cursor = new TraceCursor(trace);
   const K = trace.trace.nExits;
   for (let k = 0; k < K - 1; k++) {
-    view.moveTo(sample, k);
-    if (policy.decide!(view) === 'exit') return k;
+    cursor.moveTo(sample, k);
+    if (policy.decide!(cursor.view) === 'exit') return k;
   }
   return K - 1;
 }
