@@ -144,7 +144,8 @@ export function traceFromArrays(
   const lab = new Int32Array(N);
   for (let n = 0; n < N; n++) {
     const y = labels.data[n];
-    if (!Number.isInteger(y)) throw new InputError(ls, `labels[${n}]`, 'an integer class index', String(y));
+    // Range-checked before narrowing to int32, so an int64 label like 2^32 + 1 cannot wrap into a valid class.
+    if (!Number.isInteger(y) || y < 0 || y >= C) throw new InputError(ls, `labels[${n}]`, `an integer class index in [0, ${C - 1}]`, String(y));
     lab[n] = y;
   }
   return new ExitTrace(

@@ -58,6 +58,9 @@ export function parseNpz(bytes: Uint8Array, source: string): Map<string, NpyArra
     const extraLen = dv.getUint16(p + 30, true);
     const commentLen = dv.getUint16(p + 32, true);
     let localOffset = dv.getUint32(p + 42, true);
+    if (p + 46 + nameLen + extraLen + commentLen > bytes.length) {
+      throw new InputError(source, 'zip', 'a central directory entry within the file', `an entry at byte ${p} running past its end`);
+    }
     const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
     // ZIP64 extended information: the 64-bit values appear in this order, only for fields that are 0xffffffff.
     let x = p + 46 + nameLen;
@@ -65,8 +68,12 @@ export function parseNpz(bytes: Uint8Array, source: string): Map<string, NpyArra
     while (x + 4 <= xEnd) {
       const id = dv.getUint16(x, true);
       const len = dv.getUint16(x + 2, true);
+      if (x + 4 + len > xEnd) throw new InputError(source, 'zip', 'extra fields within their entry', `a field at byte ${x} running past it`);
       if (id === 0x0001) {
         let q = x + 4;
+        // Each 64-bit value present must fit in the field's own length.
+        const need = 8 * [size, compSize, localOffset].filter((v) => v === 0xffffffff).length;
+        if (need > len) throw new InputError(source, 'zip', `a ZIP64 extra field of ≥ ${need} bytes`, `${len} bytes`);
         if (size === 0xffffffff) { size = Number(dv.getBigUint64(q, true)); q += 8; }
         if (compSize === 0xffffffff) { compSize = Number(dv.getBigUint64(q, true)); q += 8; }
         if (localOffset === 0xffffffff) { localOffset = Number(dv.getBigUint64(q, true)); }

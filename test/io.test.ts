@@ -221,6 +221,7 @@ const fileCases: [string, () => unknown, RegExp][] = [
   ['labels not matching N', () => traceFromArrays({ probs: parseNpy(npyOf(goodProbs(), [2, 2, 2]), 'p.npy'), labels: parseNpy(npyOf(Int32Array.from([0, 1, 1]), [3]), 'l.npy'), layout: 'NKC', costMs: [1, 2], provenance: base().provenance, labelsSource: 'l.npy' }), /l\.npy: shape: expected \[N\] = \[2\]/],
   ['fractional labels', () => traceFromArrays({ probs: parseNpy(npyOf(goodProbs(), [2, 2, 2]), 'p.npy'), labels: parseNpy(npyOf(Float64Array.from([0, 0.5]), [2]), 'l.npy'), layout: 'NKC', costMs: [1, 2], provenance: base().provenance, labelsSource: 'l.npy' }), /l\.npy: labels\[1\]: expected an integer/],
   ['layout not given', () => traceFromArrays({ probs: parseNpy(npyOf(goodProbs(), [2, 2, 2]), 'p.npy'), labels: parseNpy(npyOf(Int32Array.from([0, 1]), [2]), 'l.npy'), layout: undefined as never, costMs: [1, 2], provenance: base().provenance, probsSource: 'p.npy' }), /layout: expected "NKC"/],
+  ['int64 label that would wrap to a valid int32 class', () => traceFromArrays({ probs: parseNpy(npyOf(goodProbs(), [2, 2, 2]), 'p.npy'), labels: parseNpy(npyOf(Float64Array.from([0, 2 ** 32 + 1]), [2], 'int64'), 'l.npy'), layout: 'NKC', costMs: [1, 2], provenance: base().provenance, labelsSource: 'l.npy' }), /l\.npy: labels\[1\]: expected an integer class index in \[0, 1\], got 4294967297/],
   ['truncated .npz', () => parseNpz(encodeNpz({ a: { data: goodProbs(), shape: [8] } }).slice(0, 40), 'a.npz'), /a\.npz: zip/],
 ];
 
@@ -242,6 +243,28 @@ const manifestCases: [string, () => unknown, RegExp][] = [
   manifestCase('missing file', goodManifest, /missing\.npy: splits\.test\.probs: expected a readable file, got ENOENT/),
   manifestCase('unknown split', { ...goodManifest, splits: { validation: goodManifest.splits.test } }, /splits: expected a split named "test"/),
 ];
+
+s('corrupted .npy and .npz files (random byte changes and truncations) raise InputError or load, never another error', () => {
+  const npy = npyOf(goodProbs(), [2, 2, 2]);
+  const npz = encodeNpz({ probs: { data: goodProbs(), shape: [2, 2, 2] }, labels: { data: Int32Array.from([0, 1]), shape: [2] } });
+  for (const [bytes, parse] of [
+    [npy, (b: Uint8Array) => parseNpy(b, 'f.npy')],
+    [npz, (b: Uint8Array) => parseNpz(b, 'f.npz')],
+  ] as const) {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(bytes.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.oneof(fc.constant(bytes.length), fc.integer({ min: 1, max: bytes.length })), (edits, cut) => {
+        const b = bytes.slice(0, cut);
+        for (const [i, v] of edits) if (i < b.length) b[i] = v;
+        try {
+          parse(b);
+        } catch (err) {
+          if (!(err instanceof InputError)) throw new Error(`threw ${(err as Error).name}: ${(err as Error).message}`);
+        }
+      }),
+      { numRuns: 5000, seed: 7 },
+    );
+  }
+});
 
 for (const [name, fn, re] of [...traceCases, ...fileCases, ...manifestCases]) {
   s(`malformed: ${name} → InputError ${re}`, () => {
