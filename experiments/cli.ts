@@ -1,6 +1,6 @@
 /**
  * The experiment CLI (`npx exitlab <command>`, or `npm run exitlab -- <command>`):
- *   run <id> [--seeds 1,2,3 | --seeds N] [--out DIR] [--quick] [--shard i/n] [--resume] [--workers N]
+ *   run <id> [--seeds 1,2,3 | --seeds N] [--trace manifest.json ...] [--out DIR] [--quick] [--shard i/n] [--resume] [--workers N]
  *   list
  *   report <dir>
  *   merge <dir> <dir> ... --out DIR
@@ -65,6 +65,7 @@ async function main(argv: string[]): Promise<void> {
     allowPositionals: true,
     options: {
       seeds: { type: 'string' },
+      trace: { type: 'string', multiple: true },
       out: { type: 'string' },
       quick: { type: 'boolean', default: false },
       shard: { type: 'string' },
@@ -84,7 +85,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'run': {
       const id = positionals[0];
-      if (!id) throw new Error('usage: exitlab run <id> [--seeds 1,2,3] [--out DIR] [--quick] [--shard i/n] [--resume] [--workers N]');
+      if (!id) throw new Error('usage: exitlab run <id> [--seeds 1,2,3] [--trace manifest.json ...] [--out DIR] [--quick] [--shard i/n] [--resume] [--workers N]');
       const decl = await loadExperiment(id);
       const out = values.out ?? join('results', `${decl.id}${values.quick ? '-quick' : ''}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
       const workers = values.workers === undefined ? undefined : Number(values.workers);
@@ -93,6 +94,7 @@ async function main(argv: string[]): Promise<void> {
         out,
         quick: values.quick,
         seeds: values.seeds ? parseSeeds(values.seeds) : undefined,
+        traces: values.trace,
         shard: values.shard ? parseShard(values.shard) : undefined,
         resume: values.resume,
         workers,

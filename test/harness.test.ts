@@ -118,6 +118,18 @@ s('config validation: each bad field is named', () => {
   }
 });
 
+s('--trace replaces the declared traces; a missing manifest fails before any cell runs', async () => {
+  const onB = resolveExperiment(defineExperiment(decl), { traces: [traceB] });
+  assert.equal(onB.traces, [traceB]);
+  assert.ok(expandCells(onB).every((c) => c.trace === traceB));
+  const out = join(dir, 'missing-trace');
+  await runExperiment(decl, { out, traces: [join(dir, 'nowhere', 'manifest.json')], workers: 0 }).then(
+    () => assert.unreachable('ran with a missing trace'),
+    (e: unknown) => assert.ok(e instanceof InputError && /nowhere\/manifest\.json: traces: expected a readable trace manifest/.test((e as Error).message), String(e)),
+  );
+  assert.not.ok(existsSync(join(out, 'cells.jsonl')));
+});
+
 s('records are identical whatever the number of workers', async () => {
   await runExperiment(decl, { out: join(dir, 'w0'), workers: 0 });
   await runExperiment(decl, { out: join(dir, 'w2'), workers: 2 });

@@ -225,8 +225,11 @@ export function defineExperiment(decl: ExperimentDecl): ExperimentDecl {
   return decl;
 }
 
-/** The declaration as run: quick overrides and a seed override applied, validated again. */
-export function resolveExperiment(decl: ExperimentDecl, opts: { quick?: boolean; seeds?: readonly number[] } = {}): ExperimentDecl {
+/**
+ * The declaration as run: quick overrides, a seed override and a trace override (`--trace`: run the experiment on
+ * other models' manifests) applied, validated again.
+ */
+export function resolveExperiment(decl: ExperimentDecl, opts: { quick?: boolean; seeds?: readonly number[]; traces?: readonly string[] } = {}): ExperimentDecl {
   let d: ExperimentDecl = decl;
   if (opts.quick && decl.quick) {
     const q = decl.quick;
@@ -243,6 +246,7 @@ export function resolveExperiment(decl: ExperimentDecl, opts: { quick?: boolean;
     };
   }
   if (opts.seeds) d = { ...d, seeds: opts.seeds };
+  if (opts.traces) d = { ...d, traces: opts.traces };
   const { quick: _quick, ...rest } = d;
   return defineExperiment(rest);
 }

@@ -25,6 +25,8 @@ export interface RunOptions {
   readonly quick?: boolean;
   /** Replace the declared seeds. */
   readonly seeds?: readonly number[];
+  /** Replace the declared traces (manifest paths). */
+  readonly traces?: readonly string[];
   /** Run only cells whose index ≡ shard.index (mod shard.count). */
   readonly shard?: { readonly index: number; readonly count: number };
   /** Skip cells already in `out/cells.jsonl` (required if the directory already has records). */
@@ -75,7 +77,9 @@ function gitRevision(): string {
 
 /** Run (or resume) an experiment into `options.out`. */
 export async function runExperiment(decl: ExperimentDecl, options: RunOptions): Promise<RunResult> {
-  const resolved = resolveExperiment(decl, { quick: options.quick, seeds: options.seeds });
+  const resolved = resolveExperiment(decl, { quick: options.quick, seeds: options.seeds, traces: options.traces });
+  // Fail before any cell runs, not in a worker halfway through a sweep.
+  for (const t of resolved.traces) if (!existsSync(t)) throw new InputError(t, 'traces', 'a readable trace manifest (.json)', 'no such file');
   const all = expandCells(resolved);
   const shard = options.shard ?? { index: 0, count: 1 };
   const mine = all.filter((_, i) => i % shard.count === shard.index);
