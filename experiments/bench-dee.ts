@@ -27,6 +27,8 @@ const beta = Number(args.beta ?? 0.1);
 const manifest = 'fixtures/fashion-mnist-cnn/manifest.json';
 const fixture = existsSync(manifest);
 const scored = fixture ? scoreTrace(loadTrace(manifest, 'test')) : scoreTrace(syntheticTrace({ nSamples: 10000, nExits: 4, nClasses: 10, seed: 1 }));
+// Policies that fit (the tuned threshold) fit on the validation split, as in the experiments, never on the stream.
+const fitOn = fixture ? scoreTrace(loadTrace(manifest, 'validation')) : scoreTrace(syntheticTrace({ nSamples: 5000, nExits: 4, nClasses: 10, seed: 2, split: 'validation' }));
 console.log(`trace: ${fixture ? `${manifest} (test split, ${scored.trace.nSamples} samples)` : 'SYNTHETIC 10,000 × 4 exits × 10 classes'}; ${T} inputs; β = ${beta}; hindsight reference on`);
 
 const entries: [string, string, RawParams][] = [
@@ -43,7 +45,7 @@ for (const [label, name, params] of entries) {
   const spec = getPolicySpec(name);
   const make = () => {
     const p = spec.create(spec.parse(params), { rng: new Rng(1), model: modelInfo(scored) });
-    p.fit?.(scored, {});
+    p.fit?.(fitOn, {});
     return p;
   };
   runOnline(make(), stationaryStream(scored, Math.min(T, 100_000), 99), { reward: { score: 'maxprob', beta }, checkpoints: 1 });

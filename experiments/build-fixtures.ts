@@ -57,6 +57,8 @@ interface FixtureJob {
 }
 
 const BATCHED = 256;
+/** `--note`: free text about the latency measurement, recorded in each manifest. */
+let measurementNote: string | undefined;
 
 /** Predict, measure, and write one fixture; returns a printable summary. */
 async function finishFixture(job: FixtureJob): Promise<void> {
@@ -101,7 +103,8 @@ async function finishFixture(job: FixtureJob): Promise<void> {
       date: new Date().toISOString(),
       batch1: { ...batch1, medianMs: round(batch1.medianMs), perSampleMs: round(batch1.perSampleMs), p10Ms: round(batch1.p10Ms), p90Ms: round(batch1.p90Ms) },
       batched: { ...batched, medianMs: round(batched.medianMs), perSampleMs: round(batched.perSampleMs, 6), p10Ms: round(batched.p10Ms), p90Ms: round(batched.p90Ms) },
-      note: 'wasm backend is single-threaded; the machine had another process busy on its other core',
+      // Conditions of the measurement that the numbers cannot show (e.g. other load on the machine), from --note.
+      ...(measurementNote ? { note: measurementNote } : {}),
     },
     accuracy: { validation: round(accVal), test: round(accTest) },
     testRecallPerExit: Object.fromEntries(recall.map((r, k) => [`exit${k + 1}`, Object.fromEntries(job.classNames.map((c, i) => [c, Number.isNaN(r[i]) ? null : Number(r[i].toFixed(4))]))])),
@@ -234,12 +237,13 @@ async function buildNslKdd(dataDir: string, outDir: string, seed: number, backen
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { data: { type: 'string' }, only: { type: 'string' }, out: { type: 'string', default: 'fixtures' }, seed: { type: 'string', default: '1' } },
+    options: { data: { type: 'string' }, only: { type: 'string' }, out: { type: 'string', default: 'fixtures' }, seed: { type: 'string', default: '1' }, note: { type: 'string' } },
   });
   if (!values.data) throw new InputError('command line', '--data', 'the datasets folder, e.g. --data ../shared/datasets');
   if (values.only !== undefined && !(FIXTURES as readonly string[]).includes(values.only)) {
     throw new InputError('command line', '--only', `one of ${FIXTURES.join(', ')}`, JSON.stringify(values.only));
   }
+  measurementNote = values.note;
   const seed = Number(values.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new InputError('command line', '--seed', 'a non-negative integer', JSON.stringify(values.seed));
   const backend = await initBackend();

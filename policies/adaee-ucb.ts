@@ -22,6 +22,7 @@ export interface AdaeeUcbParams extends RewardParams {
 
 const DEFAULT_ARMS: readonly number[] = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.999, Infinity];
 
+/** Registry entry `adaee-ucb`: AdaEE-style UCB1 over a finite set of shared confidence thresholds (the arms), online and label-free; see the file comment. */
 export const adaeeUcb: PolicySpec<AdaeeUcbParams> = {
   name: 'adaee-ucb',
   description: 'AdaEE-style UCB1 over a finite set of confidence-threshold vectors, one arm per job, reward c − β·L.',

@@ -19,6 +19,7 @@ export interface BudgetedThresholdParams {
   readonly score: string;
 }
 
+/** Registry entry `budgeted-threshold`: MSDNet budgeted thresholds on any core score, fitted to a mean-cost budget (ms) on validation; never over budget on the fitting data. */
 export const budgetedThreshold: PolicySpec<BudgetedThresholdParams> = {
   name: 'budgeted-threshold',
   description: 'MSDNet budgeted thresholds: geometric exit shares for the budget, thresholds by sorting validation scores.',

@@ -61,6 +61,7 @@ export interface DeeParams extends RewardParams, ContextParams {
   readonly propagate: boolean;
 }
 
+/** Registry entry `dee`: our reconstruction of DEE, the contextual-bandit exit learner; every modelling choice is in the file comment. */
 export const dee: PolicySpec<DeeParams> = {
   name: 'dee',
   description: 'DEE (Ju et al., CIKM 2021), our reconstruction: per-exit binned-confidence contexts, backward value of continuing, per-context variance-aware UCB on exit vs continue.',

@@ -158,6 +158,7 @@ export function eenetPolicyFromJSON(json: unknown, model?: ModelInfo, source = '
   return makePolicy(m.config, undefined, m);
 }
 
+/** Registry entry `eenet`: EENet, fitted to a mean-cost budget (ms) on validation; needs an initialised TensorFlow.js backend to fit. */
 export const eenet: PolicySpec<EENetParams> = {
   name: 'eenet',
   description: 'EENet (Ilhan et al., WACV 2024): learned exit scores and budget-driven exit assignment, thresholds by sorting.',

@@ -17,6 +17,7 @@ export interface EgreedyContextParams extends RewardParams, ContextParams {
   readonly forgetting: number;
 }
 
+/** Registry entry `egreedy-context`: ε-greedy exit/continue on DEE's per-exit contexts and value table (the bandit baseline without optimism). */
 export const egreedyContext: PolicySpec<EgreedyContextParams> = {
   name: 'egreedy-context',
   description: 'ε-greedy on DEE’s per-exit binned-confidence contexts with the same backward value of continuing.',

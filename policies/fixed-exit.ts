@@ -11,6 +11,7 @@ export interface FixedExitParams {
   readonly exit: number;
 }
 
+/** Registry entry `fixed-exit`: every job leaves at one exit (`exit: -1` = the last, i.e. the plain network); commits at job start. */
 export const fixedExit: PolicySpec<FixedExitParams> = {
   name: 'fixed-exit',
   description: 'Every job leaves at one fixed exit; exit −1 is the plain network.',

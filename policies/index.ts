@@ -31,4 +31,4 @@ export function getPolicySpec(name: string): AnyPolicySpec {
   return spec;
 }
 
-export { adaeeUcb, budgetedThreshold, dee, egreedyContext, fixedExit, leeUcb, modelBased, randomExit, rateBased, reactive, threshold, tunedThreshold };
+export { adaeeUcb, budgetedThreshold, dee, eenet, egreedyContext, fixedExit, leeUcb, modelBased, randomExit, rateBased, reactive, threshold, tunedThreshold };

@@ -16,6 +16,7 @@ export interface LeeUcbParams extends RewardParams {
   readonly exploration: number;
 }
 
+/** Registry entry `lee-ucb`: LEE-style UCB1 over exits, one exit committed per job, no context. */
 export const leeUcb: PolicySpec<LeeUcbParams> = {
   name: 'lee-ucb',
   description: 'LEE-style UCB1 over exits (no context): one exit committed per job, reward c − β·L observed after it.',

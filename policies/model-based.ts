@@ -115,6 +115,7 @@ function solveLp(t: readonly number[], a: readonly number[], p: number, c2: numb
   return pi;
 }
 
+/** Registry entry `model-based`: the backlog scheduler of Casale & Roveri built on the M/G/1/K blocking approximation and an LP over exit shares. */
 export const modelBased: PolicySpec<ModelBasedParams> = {
   name: 'model-based',
   description: 'Backlog scheduler: M/G/1/K loss approximation + LP over exit shares (HiGHS), cached per rate bucket.',

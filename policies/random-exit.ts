@@ -18,6 +18,7 @@ export interface RandomExitParams {
   readonly geometricBudgetFraction: number | undefined;
 }
 
+/** Registry entry `random-exit`: an exit drawn per job from uniform or given shares with the policy's seeded stream; commits at job start. */
 export const randomExit: PolicySpec<RandomExitParams> = {
   name: 'random-exit',
   description: 'Exit drawn per job at start from a fixed distribution (uniform by default); seeded.',

@@ -15,6 +15,7 @@ import { mostAccurateExit, profileExits, requireProfile, type ExitProfile } from
 /** `rate-based` has no parameters: everything comes from the profile and the system state. */
 export type RateBasedParams = Record<string, never>;
 
+/** Registry entry `rate-based`: the backlog scheduler of Casale & Roveri that plans the next jobs by an exact bounded knapsack within the time until the buffer fills. */
 export const rateBased: PolicySpec<RateBasedParams> = {
   name: 'rate-based',
   description: 'Backlog scheduler: exact bounded knapsack over the next q+1 jobs within the time until the buffer fills.',

@@ -13,6 +13,7 @@ export interface ReactiveParams {
   readonly startExit: number;
 }
 
+/** Registry entry `reactive`: the backlog scheduler of Casale & Roveri that moves one shared exit earlier per lost job and later per idle server. */
 export const reactive: PolicySpec<ReactiveParams> = {
   name: 'reactive',
   description: 'Backlog scheduler: one current exit for all jobs; a loss moves it earlier, an idle server later.',

@@ -16,6 +16,7 @@ export interface ThresholdParams {
   readonly thresholds: number | readonly number[];
 }
 
+/** Registry entry `threshold`: static thresholds, exit at the first k with score_k ≥ t_k (shared or per-exit t, any core score). */
 export const threshold: PolicySpec<ThresholdParams> = {
   name: 'threshold',
   description: 'Exit at the first k with score_k ≥ t_k (SDN/MSDNet maxprob, BranchyNet entropy, PABEE patience, margin).',

@@ -16,6 +16,7 @@ export interface TunedThresholdParams extends RewardParams {
   readonly gridSize: number;
 }
 
+/** Registry entry `tuned-threshold`: one confidence threshold fitted on validation to maximise the online reward c − β·L. */
 export const tunedThreshold: PolicySpec<TunedThresholdParams> = {
   name: 'tuned-threshold',
   description: 'One confidence threshold for all exits, chosen on validation to maximise the mean reward c − β·L (the offline-tuned static baseline of DEE).',

@@ -15,8 +15,11 @@ import { syntheticTrace } from '../lib/synthetic.ts';
 import { REGISTRY } from '../policies/index.ts';
 import { tinyTrace } from './helpers.ts';
 import { checkPolicy } from '../lib/testing.ts';
+import { initBackend } from '../lib/tensor.ts';
 
 const s = suite('conformance');
+// EENet trains with TensorFlow.js: this file must pass on its own, not only after another suite initialised it.
+await initBackend();
 
 /** Budget tolerance: mean cost is a sum of N float64 terms; allow float summation error only. */
 const BUDGET_TOL = 1e-9;
