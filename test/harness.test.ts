@@ -15,7 +15,7 @@ import { writeTraceManifest } from '../lib/io.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { defineExperiment, expandCells, parseShard, resolveExperiment, type ExperimentDecl, type PartDecl } from '../experiments/harness/experiment.ts';
 import { readRecords, runExperiment } from '../experiments/harness/run.ts';
-import { mergeRuns, writeReport } from '../experiments/harness/report.ts';
+import { mergeRuns, summarize, writeReport } from '../experiments/harness/report.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const s = suite('harness');
@@ -128,6 +128,26 @@ s('--trace replaces the declared traces; a missing manifest fails before any cel
     (e: unknown) => assert.ok(e instanceof InputError && /nowhere\/manifest\.json: traces: expected a readable trace manifest/.test((e as Error).message), String(e)),
   );
   assert.not.ok(existsSync(join(out, 'cells.jsonl')));
+});
+
+s('summary rows order axis values numerically, not as text', () => {
+  const rec = (lambdaOverMu: number, seed: number) => ({
+    key: `q|t|p|lambdaOverMu=${lambdaOverMu}|seed=${seed}`,
+    part: 'q',
+    kind: 'queue' as const,
+    trace: 't',
+    label: 'p',
+    policy: 'fixed-exit',
+    axes: { lambdaOverMu },
+    seed,
+    budgetMs: null,
+    metrics: { lossRatio: lambdaOverMu / 100 + seed },
+    exitShares: [1],
+  });
+  const rows = summarize([rec(10, 1), rec(1.5, 1), rec(1, 2), rec(1, 1), rec(2, 1)]);
+  assert.equal(rows.map((r) => r.axes.lambdaOverMu), [1, 1.5, 2, 10]);
+  assert.is(rows[0].metrics.lossRatio.n, 2);
+  assert.ok(Math.abs(rows[0].metrics.lossRatio.mean - 1.51) < 1e-12);
 });
 
 s('records are identical whatever the number of workers', async () => {

@@ -53,7 +53,21 @@ export function stat(values: readonly (number | null)[]): Stat {
 
 const groupKey = (r: CellRecord) => r.key.replace(/\|seed=-?\d+$/, '');
 
-/** Group records over seeds, in key order (so the summary does not depend on completion order). */
+/** Order of summary rows: part, trace, policy label, then each axis value, numbers numerically (1 < 1.2 < 10). */
+function compareRows(a: SummaryRow, b: SummaryRow): number {
+  const text = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  const c = text(a.part, b.part) || text(a.trace, b.trace) || text(a.label, b.label);
+  if (c !== 0) return c;
+  for (const k of Object.keys(a.axes)) {
+    const x = a.axes[k];
+    const y = b.axes[k];
+    const d = typeof x === 'number' && typeof y === 'number' ? x - y : text(String(x), String(y));
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Group records over seeds, in a fixed order (so the summary does not depend on completion order). */
 export function summarize(records: readonly CellRecord[]): SummaryRow[] {
   const groups = new Map<string, CellRecord[]>();
   for (const r of [...records].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
@@ -62,7 +76,7 @@ export function summarize(records: readonly CellRecord[]): SummaryRow[] {
     if (g) g.push(r);
     else groups.set(k, [r]);
   }
-  return [...groups.values()].map((g) => {
+  const rows = [...groups.values()].map((g): SummaryRow => {
     const names = [...new Set(g.flatMap((r) => Object.keys(r.metrics)))];
     const K = g[0].exitShares.length;
     return {
@@ -78,6 +92,7 @@ export function summarize(records: readonly CellRecord[]): SummaryRow[] {
       ),
     };
   });
+  return rows.sort(compareRows);
 }
 
 const MAIN_METRICS: Record<'offline' | 'queue' | 'online', string[]> = {
