@@ -12,7 +12,7 @@ import { syntheticTrace } from '../lib/synthetic.ts';
 import { modelInfo, type Policy, type SystemState } from '../lib/policy.ts';
 import { Rng } from '../lib/random.ts';
 import { InputError } from '../lib/errors.ts';
-import { fixedExit, reactive, threshold } from '../policies/index.ts';
+import { fixedExit, modelBased, rateBased, reactive, threshold } from '../policies/index.ts';
 
 const s = suite('queue');
 const dir = mkdtempSync(join(tmpdir(), 'exitlab-q-'));
@@ -58,11 +58,15 @@ const arbArrivals: fc.Arbitrary<ArrivalConfig> = fc.oneof(
   fc.double({ min: 0.3, max: 6, noNaN: true }).map((d) => ({ kind: 'deterministic' as const, intervalMs: d })),
 );
 const arbJitter: fc.Arbitrary<JitterConfig> = fc.constantFrom<JitterConfig>({ kind: 'none' }, { kind: 'exponential' }, { kind: 'lognormal', cv: 0.5 });
+const fitted = (p: Policy): Policy => (p.fit?.(scored, {}), p);
 const policies: (() => Policy)[] = [
   lastExit,
   () => fixedExit.create({ exit: 0 }, ctx()),
   () => threshold.create({ score: 'maxprob', thresholds: 0.7 }, ctx()),
   () => reactive.create({ startExit: -1 }, ctx()),
+  // The two schedulers that read the arrival-rate estimate and the backlog, profiled on the same trace.
+  () => fitted(modelBased.create(modelBased.parse({}), ctx())),
+  () => fitted(rateBased.create(rateBased.parse({}), ctx())),
 ];
 
 s('properties: conservation at every horizon, buffer bound, FIFO, ordered event times, same seed same records', () => {
@@ -103,7 +107,9 @@ s('properties: conservation at every horizon, buffer bound, FIFO, ordered event 
         }
         assert.ok(m.elapsedMs <= horizonMs + 1e-9 || m.inSystemAtEnd === 0);
         const again = simulate(policies[pi](), scored, cfg);
-        assert.equal(Array.from(again.records!.endMs), Array.from(rec.endMs));
+        const columns = Object.keys(rec) as (keyof typeof rec)[];
+        assert.ok(columns.length >= 6);
+        for (const col of columns) assert.equal(Array.from(again.records![col] as ArrayLike<number>), Array.from(rec[col] as ArrayLike<number>), `records.${col} differ for the same seed`);
         assert.equal(again.metrics, m);
       },
     ),
