@@ -13,7 +13,10 @@
  * 3. determinism: two instances created with the same seed make the same decisions on the same trace;
  * 4. budget: a policy that claims a budget has mean cost ≤ budget on the data it was fitted on;
  * 5. no other exception on any generated trace.
- * (The last exit always exits because the harness forces it; the check confirms the policy is never asked there.)
+ * Each case runs the policy twice offline (`runPolicy`) and twice behind a small buffer in the queue simulator
+ * (`simulate`: generated arrivals, buffer of 0–4 places, so `commit` sees backlogs and arrival-rate estimates,
+ * and `onEvent`/`observe` are called), checking 1–3 and 5 in both; 4 is checked offline.
+ * (The last exit always exits because the harnesses force it: `decide` is never called there.)
  *
  * ExitTrace rejects K = 1 and C = 1 by design (a one-exit network leaves no decision; see `lib/trace.ts`), so the
  * smallest corners generated are K = 2 and C = 2, and "single class" means every label is the same class.
@@ -22,6 +25,7 @@ import fc from 'fast-check';
 import { burstyArrivals, type ArrivalConfig } from './arrivals.ts';
 import type { StreamSpec } from './online.ts';
 import { runPolicy, summarizeExits } from './offline.ts';
+import { simulate } from './queue.ts';
 import { modelInfo, type ExitView, type ModelInfo, type Policy, type PolicyContext } from './policy.ts';
 import { Rng } from './random.ts';
 import type { AnyPolicySpec, RawParams } from './registry.ts';
@@ -186,8 +190,17 @@ export interface Counterexample {
   /** Budget handed to fit, ms (budgeted policies). */
   readonly budgetMs: number | undefined;
   readonly params: RawParams | undefined;
+  /** The queue run that broke it, if it broke behind the buffer rather than offline. */
+  readonly queue?: QueueCase;
   /** Which invariant broke, and how. */
   readonly message: string;
+}
+
+/** A queue workload of `checkPolicy`: arrivals (jobs/ms), buffer places and the simulator's seed. */
+export interface QueueCase {
+  readonly arrivals: ArrivalConfig;
+  readonly bufferCapacity: number;
+  readonly seed: number;
 }
 
 /** Thrown by `checkPolicy` when an invariant fails; the message includes the printed counterexample. */
@@ -208,6 +221,7 @@ export function formatCounterexample(cx: Counterexample): string {
     `  trace N=${t.nSamples} K=${t.nExits} C=${t.nClasses} (${t.provenance.model}), costMs [${t.costMs.join(', ')}]`,
     `  policy seed ${cx.policySeed}${cx.budgetMs === undefined ? '' : `, budget ${cx.budgetMs} ms`}${cx.params ? `, params ${JSON.stringify(cx.params)}` : ''}`,
   ];
+  if (cx.queue) lines.push(`  in the queue simulator: buffer ${cx.queue.bufferCapacity} places, arrivals ${JSON.stringify(cx.queue.arrivals)}, seed ${cx.queue.seed}`);
   const show = Math.min(t.nSamples, 8);
   for (let n = 0; n < show; n++) {
     const cells = Array.from({ length: t.nExits }, (_, k) => `${scored.scores.predicted[n * t.nExits + k]}@${scored.scores.get('maxprob')[n * t.nExits + k].toFixed(2)}`);
@@ -266,14 +280,17 @@ export function checkPolicy(subject: PolicyUnderTest, options: CheckPolicyOption
   const make = (params: RawParams | undefined, ctx: PolicyContext): Policy =>
     isSpec ? subject.create(subject.parse(params ?? {}), ctx) : subject.create(ctx);
 
-  const runOnce = (scored: ScoredTrace, params: RawParams | undefined, policySeed: number, budgetMs: number | undefined) => {
+  /** Offline: the exit of each sample. In a queue: the exit of each arrival (−1 for lost jobs). */
+  const runOnce = (scored: ScoredTrace, params: RawParams | undefined, policySeed: number, budgetMs: number | undefined, queue?: QueueCase) => {
     const peeks: string[] = [];
     const inner = make(params, { rng: new Rng(policySeed), model: modelInfo(scored) });
     const policy = guarded(inner, peeks);
     let exits: Int32Array;
     try {
       policy.fit?.(scored, budgetMs === undefined ? {} : { budgetMs });
-      exits = runPolicy(policy, scored);
+      exits = queue
+        ? simulate(policy, scored, { ...queue, maxArrivals: 2 * scored.trace.nSamples + 4, records: true }).records!.exit
+        : runPolicy(policy, scored);
     } catch (err) {
       if (peeks.length) throw new Violation(`peeks at a later exit: ${peeks[0]}`);
       const e = err as Error;
@@ -283,24 +300,38 @@ export function checkPolicy(subject: PolicyUnderTest, options: CheckPolicyOption
     return exits;
   };
 
-  const property = fc.property(traces, fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.double({ min: 0, max: 1, noNaN: true }), (trace, policySeed, budgetFraction) => {
+  // Arrival rates relative to the full network's service rate (0.3× to 3×), so every trace's costs get light
+  // and heavy load alike.
+  const queueCase = fc.record({
+    load: fc.double({ min: 0.3, max: 3, noNaN: true }),
+    kind: fc.constantFrom('poisson', 'bursty', 'deterministic'),
+    bufferCapacity: fc.integer({ min: 0, max: 4 }),
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  });
+  const property = fc.property(traces, fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.double({ min: 0, max: 1, noNaN: true }), queueCase, (trace, policySeed, budgetFraction, q) => {
     const scored = scoreTrace(trace);
     const cost = trace.costMs;
     const budgetMs = budgeted ? cost[0] + budgetFraction * (cost[cost.length - 1] - cost[0]) : undefined;
+    const rate = q.load / cost[cost.length - 1];
+    const arrivals: ArrivalConfig = q.kind === 'poisson' ? { kind: 'poisson', ratePerMs: rate } : q.kind === 'bursty' ? burstyArrivals(rate, { cycleMs: 50 / rate }) : { kind: 'deterministic', intervalMs: 1 / rate };
+    const queue: QueueCase = { arrivals, bufferCapacity: q.bufferCapacity, seed: q.seed };
     for (const params of paramsFor(modelInfo(scored))) {
-      try {
-        const a = runOnce(scored, params, policySeed, budgetMs);
-        const b = runOnce(scored, params, policySeed, budgetMs);
-        for (let n = 0; n < a.length; n++) {
-          if (a[n] !== b[n]) throw new Violation(`nondeterministic with a fixed seed: sample ${n} left at exit ${a[n]}, then at exit ${b[n]} in a second instance with the same seed`);
+      for (const where of [undefined, queue]) {
+        try {
+          const a = runOnce(scored, params, policySeed, budgetMs, where);
+          const b = runOnce(scored, params, policySeed, budgetMs, where);
+          const unit = where ? 'arrival' : 'sample';
+          for (let n = 0; n < a.length; n++) {
+            if (a[n] !== b[n]) throw new Violation(`nondeterministic with a fixed seed: ${unit} ${n} left at exit ${a[n]}, then at exit ${b[n]} in a second instance with the same seed`);
+          }
+          if (budgetMs !== undefined && !where) {
+            const mean = summarizeExits(a, scored).meanCostMs;
+            if (mean > budgetMs * (1 + budgetTolerance)) throw new Violation(`ignores its budget: mean cost ${mean} ms on the data it was fitted on, budget ${budgetMs} ms`);
+          }
+        } catch (err) {
+          if (err instanceof Violation) throw new ViolationWith({ trace, policySeed, budgetMs, params, ...(where ? { queue: where } : {}), message: err.message });
+          throw err;
         }
-        if (budgetMs !== undefined) {
-          const mean = summarizeExits(a, scored).meanCostMs;
-          if (mean > budgetMs * (1 + budgetTolerance)) throw new Violation(`ignores its budget: mean cost ${mean} ms on the data it was fitted on, budget ${budgetMs} ms`);
-        }
-      } catch (err) {
-        if (err instanceof Violation) throw new ViolationWith({ trace, policySeed, budgetMs, params, message: err.message });
-        throw err;
       }
     }
   });

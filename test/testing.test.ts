@@ -36,6 +36,12 @@ const broken: [string, (ctx: PolicyContext) => Policy, boolean, RegExp][] = [
   ['never exits: decide returns a non-decision', () => ({ name: 'mute', decide: () => undefined as never }), false, /invalid decision: mute: decide\(\) returned undefined; expected 'exit' or 'continue'/],
   ['commits to an exit that does not exist', (ctx) => ({ name: 'overshoot', commit: () => ctx.model.nExits }), false, /invalid decision: overshoot: commit\(\) returned \d+; expected an exit index/],
   [
+    'commits to an exit that does not exist, but only under a backlog (offline the queue is always empty)',
+    (ctx) => ({ name: 'backlog-bug', commit: (st) => (st.queueLength > 0 ? ctx.model.nExits : undefined), decide: () => 'exit' }),
+    false,
+    /invalid decision: backlog-bug: commit\(\) returned \d+; expected an exit index[\s\S]*in the queue simulator: buffer [1-4] places/,
+  ],
+  [
     'nondeterministic with a fixed seed (global state instead of ctx.rng)',
     () => ({ name: 'global-state', decide: () => (globalCounter++ % 2 === 0 ? 'exit' : 'continue') }),
     false,
