@@ -1,7 +1,8 @@
 /**
  * The default comparison (`npm start`): every policy family on the shipped fixtures.
  * - offline: fit on validation, evaluate on test; fixed, random, static thresholds (SDN/MSDNet max-prob,
- *   BranchyNet entropy, PABEE patience), and budgeted thresholds swept over budgets; the oracle is the bound.
+ *   BranchyNet entropy, PABEE patience), budgeted thresholds swept over budgets, and EENet at one budget; the
+ *   oracle is the bound.
  * - queue: the same models behind a buffer of B = 10 places, Poisson and bursty arrivals from 0.5× to 3× the full
  *   network's service rate: plain network, ordinary EEN, random exit and the three backlog schedulers.
  * - online: label-free learners on a stream of test inputs, reward c − β·L: DEE against the plain network, the
@@ -12,7 +13,7 @@ import { defineExperiment } from './harness/experiment.ts';
 
 export default defineExperiment({
   id: 'compare',
-  description: 'Every policy family on the shipped fixtures: offline over budgets, and behind a finite buffer over arrival rates.',
+  description: 'Every policy family on the shipped fixtures: offline over budgets, behind a finite buffer over arrival rates, and online on a label-free stream.',
   traces: ['fixtures/fashion-mnist-cnn/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
   seeds: [1, 2, 3],
   parts: [
@@ -29,6 +30,9 @@ export default defineExperiment({
         { label: 'budgeted maxprob', policy: 'budgeted-threshold', params: { score: 'maxprob' } },
         { label: 'budgeted entropy', policy: 'budgeted-threshold', params: { score: 'entropy' } },
         { label: 'budgeted margin', policy: 'budgeted-threshold', params: { score: 'margin' } },
+        // One budget only: an EENet fit takes seconds (TF.js), and the whole comparison must stay under a minute.
+        // The budget sweep of EENet is its own experiment, eenet-sweep.
+        { label: 'EENet (B at 0.2)', policy: 'eenet', budgetFraction: 0.2 },
       ],
       axes: { budgetFraction: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1] },
       baselines: ['plain network'],

@@ -119,6 +119,13 @@ export interface Policy {
   observe?(feedback: JobFeedback): void;
   /** System events: losses, idle server. */
   onEvent?(event: SystemEvent): void;
+  /**
+   * Introspection, for time series only (never called to make a decision): the distribution over exits, length K,
+   * that the policy would draw the next committed exit from right now (a single-exit scheduler's current π; the
+   * reactive scheduler's current exit as a one-hot vector). Undefined when it has none yet. The queue simulator
+   * samples it with the queue length (`QueueConfig.timeSeriesEveryMs`).
+   */
+  exitDistribution?(): readonly number[] | undefined;
 }
 
 /** What a policy factory receives. */

@@ -86,6 +86,11 @@ export interface TimeSeries {
   readonly inSystem: number[];
   /** Exit shares of the jobs served since the previous sample (all zero if none), one array of length K each. */
   readonly exitShares: number[][];
+  /**
+   * The policy's own current exit distribution at each sample time (`Policy.exitDistribution`, length K), or
+   * null where it has none; empty if the policy does not implement it.
+   */
+  readonly policyExitShares: (number[] | null)[];
 }
 
 /** Summary of one run. Times in ms, rates per second. */
@@ -345,7 +350,8 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   let correct = 0;
   let maxQueue = 0;
 
-  const ts: TimeSeries | undefined = config.timeSeriesEveryMs ? { timeMs: [], inSystem: [], exitShares: [] } : undefined;
+  const ts: TimeSeries | undefined = config.timeSeriesEveryMs ? { timeMs: [], inSystem: [], exitShares: [], policyExitShares: [] } : undefined;
+  const hasDistribution = typeof policy.exitDistribution === 'function';
   const tsEvery = config.timeSeriesEveryMs ?? Infinity;
   f[TSNEXT] = tsEvery;
   const tsCounts = new Float64Array(K);
@@ -359,6 +365,11 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
         ts.timeMs.push(f[TSNEXT]);
         ts.inSystem.push(inSystem);
         ts.exitShares.push(Array.from(tsCounts, (c) => (tsServed ? c / tsServed : 0)));
+        if (hasDistribution) {
+          const d = policy.exitDistribution!();
+          if (d !== undefined && d.length !== K) throw new ContractError(`${policy.name}: exitDistribution() returned ${d.length} values; expected K = ${K}`);
+          ts.policyExitShares.push(d === undefined ? null : Array.from(d));
+        }
         tsCounts.fill(0);
         tsServed = 0;
         f[TSNEXT] += tsEvery;

@@ -138,6 +138,8 @@ export const modelBased: PolicySpec<ModelBasedParams> = {
     // does one Math.log and one numeric Map lookup per job.
     let local = new Map<number, Float64Array>();
     let localCapacity = NaN;
+    /** π of the latest job (for `exitDistribution`). */
+    let current: ArrayLike<number> | undefined;
     return {
       name: `model-based scheduler (ε=${params.lossTarget})`,
       fit(validation) {
@@ -149,7 +151,11 @@ export const modelBased: PolicySpec<ModelBasedParams> = {
       commit(state) {
         const prof = requireProfile(profile, 'model-based');
         const rate = state.arrivalRatePerMs;
-        if (rate === undefined || !(rate > 0)) return mostAccurateExit(prof);
+        if (rate === undefined || !(rate > 0)) {
+          const e = mostAccurateExit(prof);
+          current = Array.from(prof.timeMs, (_, i) => (i === e ? 1 : 0));
+          return e;
+        }
         const capacity = state.bufferCapacity + 1;
         if (capacity !== localCapacity) {
           local = new Map();
@@ -166,8 +172,10 @@ export const modelBased: PolicySpec<ModelBasedParams> = {
           }
           local.set(bucket, pi);
         }
+        current = pi;
         return sampleExit(pi, rng);
       },
+      exitDistribution: () => (current ? Array.from(current) : undefined),
     };
   },
 };

@@ -29,6 +29,12 @@ export const rateBased: PolicySpec<RateBasedParams> = {
   create(_params, { rng }): Policy {
     let profile: ExitProfile | undefined;
     const solvers = new Map<number, ExitKnapsack>();
+    /** The latest plan as exit shares n_i / k (for `exitDistribution`). */
+    let plan: number[] | undefined;
+    const planned = (i: number, K: number): number => {
+      plan = Array.from({ length: K }, (_, j) => (j === i ? 1 : 0));
+      return i;
+    };
     return {
       name: 'rate-based scheduler',
       fit(validation) {
@@ -41,7 +47,8 @@ export const rateBased: PolicySpec<RateBasedParams> = {
         const capacity = state.bufferCapacity + 1;
         const rate = state.arrivalRatePerMs;
         const T = rate === undefined || !Number.isFinite(capacity) ? Infinity : (capacity - state.queueLength) / rate;
-        if (T === Infinity) return mostAccurateExit(prof);
+        const K = prof.timeMs.length;
+        if (T === Infinity) return planned(mostAccurateExit(prof), K);
         let solver = solvers.get(capacity);
         if (!solver) {
           solver = new ExitKnapsack(prof.timeMs, prof.accuracy, capacity);
@@ -49,7 +56,8 @@ export const rateBased: PolicySpec<RateBasedParams> = {
         }
         const k = state.queueLength + 1;
         const counts = solver.solve(k, T);
-        if (!counts) return 0;
+        if (!counts) return planned(0, K);
+        plan = Array.from(counts, (n) => n / k);
         // Draw uniformly among the k planned slots: exit i with probability n_i / k.
         let u = rng.int(k);
         for (let i = 0; i < counts.length; i++) {
@@ -58,6 +66,7 @@ export const rateBased: PolicySpec<RateBasedParams> = {
         }
         return counts.length - 1;
       },
+      exitDistribution: () => plan,
     };
   },
 };

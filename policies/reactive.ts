@@ -32,6 +32,7 @@ export const reactive: PolicySpec<ReactiveParams> = {
     return {
       name: 'reactive scheduler',
       commit: () => current,
+      exitDistribution: () => Array.from({ length: K }, (_, k) => (k === current ? 1 : 0)),
       onEvent(event) {
         if (event.kind === 'loss') current = Math.max(0, current - 1);
         else current = Math.min(K - 1, current + 1);

@@ -235,6 +235,25 @@ s('time series samples queue length and recent exit shares at the requested inte
   assert.equal(ts.timeMs, [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]);
   assert.ok(ts.inSystem.every((n) => n >= 0 && n <= 6));
   assert.ok(ts.exitShares.every((sh) => sh.length === 4 && (Math.abs(sh.reduce((a, b) => a + b, 0) - 1) < 1e-9 || sh.every((x) => x === 0))));
+  // A threshold policy has no distribution of its own to report.
+  assert.equal(ts.policyExitShares, []);
+});
+
+s("time series samples the schedulers' own current exit distribution, and it follows the load", () => {
+  const cost = scored.trace.costMs[3];
+  // Light load for the first half, 3x overload for the second: every scheduler must move mass to earlier exits.
+  const arrivals: ArrivalConfig = { kind: 'replay', timesMs: [...Array.from({ length: 200 }, (_, i) => i * 4 * cost), ...Array.from({ length: 1200 }, (_, i) => 800 * cost + (i * cost) / 3)] };
+  const meanExit = (d: readonly number[]) => d.reduce((a, p, k) => a + p * k, 0);
+  for (const make of [() => reactive.create({ startExit: -1 }, ctx()), () => fitted(modelBased.create(modelBased.parse({}), ctx())), () => fitted(rateBased.create(rateBased.parse({}), ctx()))]) {
+    const r = simulate(make(), scored, { bufferCapacity: 5, arrivals, maxArrivals: 1400, timeSeriesEveryMs: 100 * cost, seed: 4 });
+    const ts = r.timeSeries!;
+    const name = r.metrics.policy;
+    assert.is(ts.policyExitShares.length, ts.timeMs.length, name);
+    const dists = ts.policyExitShares.filter((d): d is number[] => d !== null);
+    assert.ok(dists.every((d) => d.length === 4 && Math.abs(d.reduce((a, b) => a + b, 0) - 1) < 1e-9 && d.every((p) => p >= 0)), `${name}: not distributions`);
+    const at = (tMs: number) => meanExit(ts.policyExitShares[ts.timeMs.findIndex((t) => t >= tMs)]!);
+    assert.ok(at(1050 * cost) < at(650 * cost), `${name}: mean exit under overload ${at(1050 * cost)} not below light load ${at(650 * cost)}`);
+  }
 });
 
 s.run();
