@@ -83,6 +83,11 @@ s('cell expansion: non-budgeted policies run once per trace and seed, budgeted o
   assert.is(cells.length, 114);
   assert.is(new Set(cells.map((c) => c.key)).size, 114);
   assert.is(cells.filter((c) => c.policy === 'oracle').length, 2);
+  // A budgeted policy with its own budgetFraction runs once per trace and seed, not once per budget on the axis.
+  const own = expandCells(defineExperiment({ ...decl, parts: [{ ...decl.parts[0], policies: [...decl.parts[0].policies, { label: 'own', policy: 'budgeted-threshold', budgetFraction: 0.3 }] }] }));
+  const ownCells = own.filter((c) => c.label === 'own');
+  assert.is(ownCells.length, 2 * 2);
+  assert.ok(ownCells.every((c) => c.budgetFraction === 0.3 && Object.keys(c.axes).length === 0));
   assert.equal(parseShard('1/4'), { index: 1, count: 4 });
   assert.throws(() => parseShard('4/4'), (e: unknown) => e instanceof InputError && /--shard/.test((e as Error).message));
 });

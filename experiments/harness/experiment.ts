@@ -275,9 +275,11 @@ export function expandCells(decl: ExperimentDecl): Cell[] {
       for (const axes of axisSets) {
         for (const p of part.policies) {
           const budgeted = getPolicySpec(p.policy).budgeted;
-          // A non-budgeted policy does not depend on the budget axis: run it once, not once per budget.
-          if (part.workload.kind === 'offline' && !budgeted && 'budgetFraction' in axes && axes !== axisSets[0]) continue;
-          const cellAxes = part.workload.kind === 'offline' && !budgeted ? {} : axes;
+          // A non-budgeted policy, or a budgeted one with a budget of its own, does not depend on the budget axis:
+          // run it once, not once per budget.
+          const onAxis = budgeted && p.budgetFraction === undefined;
+          if (part.workload.kind === 'offline' && !onAxis && 'budgetFraction' in axes && axes !== axisSets[0]) continue;
+          const cellAxes = part.workload.kind === 'offline' && !onAxis ? {} : axes;
           const budgetFraction = budgeted ? (p.budgetFraction ?? (axes.budgetFraction as number)) : undefined;
           for (const seed of decl.seeds) {
             const axisKey = Object.entries(cellAxes)
