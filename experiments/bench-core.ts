@@ -66,4 +66,6 @@ console.log(
 const worst = results.reduce((a, r) => Math.max(a, r.fitExpectedCostMs! - r.budgetMs!), -Infinity);
 console.log(`max (validation cost − budget) over the sweep: ${worst.toExponential(2)} ms (≤ 0 means every budget met)`);
 const mem = process.memoryUsage();
+// maxRSS is the kernel's high-water mark (KiB), so a peak between two samples above is not missed.
+peakRss = Math.max(peakRss, process.resourceUsage().maxRSS * 1024);
 console.log(`peak RSS ${mb(peakRss)} MiB; heap used ${mb(mem.heapUsed)} MiB; array buffers ${mb(mem.arrayBuffers)} MiB`);

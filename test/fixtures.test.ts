@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTrace, readManifest, traceFromArrays } from '../lib/io.ts';
@@ -77,7 +77,21 @@ fx('manifests record how costs were measured', () => {
     assert.equal(lat?.batch1?.medianMs?.length, m.costMs.length, `${name}: batch-1 medians per exit`);
     assert.equal(lat?.batched?.perSampleMs?.length, m.costMs.length, `${name}: batched per-sample figures per exit`);
     for (const f of ['model.json', 'weights.bin']) assert.ok(readFileSync(join(root, 'fixtures', name, f)).length > 0, `${name}/${f}`);
+    const machine = (m.metadata as { latency?: { cpu?: unknown; logicalCpus?: unknown; node?: unknown } }).latency;
+    assert.ok(typeof machine?.cpu === 'string' && typeof machine.logicalCpus === 'number' && typeof machine.node === 'string', `${name}: the machine the costs were measured on`);
   }
+});
+
+fx('all fixtures together stay under 25 MB', () => {
+  let bytes = 0;
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else bytes += statSync(join(dir, e.name)).size;
+    }
+  };
+  walk(join(root, 'fixtures'));
+  assert.ok(bytes > 1e6 && bytes < 25e6, `fixtures/ holds ${(bytes / 1e6).toFixed(2)} MB`);
 });
 
 fx.run();
