@@ -153,6 +153,7 @@ export const modelBased: PolicySpec<ModelBasedParams> = {
         const rate = state.arrivalRatePerMs;
         if (rate === undefined || !(rate > 0)) {
           const e = mostAccurateExit(prof);
+          // Rare (no rate estimate yet): a one-hot distribution.
           current = Array.from(prof.timeMs, (_, i) => (i === e ? 1 : 0));
           return e;
         }

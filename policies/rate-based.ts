@@ -29,10 +29,15 @@ export const rateBased: PolicySpec<RateBasedParams> = {
   create(_params, { rng }): Policy {
     let profile: ExitProfile | undefined;
     const solvers = new Map<number, ExitKnapsack>();
-    /** The latest plan as exit shares n_i / k (for `exitDistribution`). */
-    let plan: number[] | undefined;
-    const planned = (i: number, K: number): number => {
-      plan = Array.from({ length: K }, (_, j) => (j === i ? 1 : 0));
+    // The latest plan, for `exitDistribution`: exit counts over k jobs, or a single exit. Kept as references and
+    // turned into shares only when asked, so the per-job path allocates nothing.
+    let planCounts: ArrayLike<number> | undefined;
+    let planK = 1;
+    let planExit = -1;
+    let nExits = 0;
+    const planned = (i: number): number => {
+      planCounts = undefined;
+      planExit = i;
       return i;
     };
     return {
@@ -47,8 +52,8 @@ export const rateBased: PolicySpec<RateBasedParams> = {
         const capacity = state.bufferCapacity + 1;
         const rate = state.arrivalRatePerMs;
         const T = rate === undefined || !Number.isFinite(capacity) ? Infinity : (capacity - state.queueLength) / rate;
-        const K = prof.timeMs.length;
-        if (T === Infinity) return planned(mostAccurateExit(prof), K);
+        nExits = prof.timeMs.length;
+        if (T === Infinity) return planned(mostAccurateExit(prof));
         let solver = solvers.get(capacity);
         if (!solver) {
           solver = new ExitKnapsack(prof.timeMs, prof.accuracy, capacity);
@@ -56,8 +61,9 @@ export const rateBased: PolicySpec<RateBasedParams> = {
         }
         const k = state.queueLength + 1;
         const counts = solver.solve(k, T);
-        if (!counts) return planned(0, K);
-        plan = Array.from(counts, (n) => n / k);
+        if (!counts) return planned(0);
+        planCounts = counts;
+        planK = k;
         // Draw uniformly among the k planned slots: exit i with probability n_i / k.
         let u = rng.int(k);
         for (let i = 0; i < counts.length; i++) {
@@ -66,7 +72,10 @@ export const rateBased: PolicySpec<RateBasedParams> = {
         }
         return counts.length - 1;
       },
-      exitDistribution: () => plan,
+      exitDistribution() {
+        if (planCounts) return Array.from(planCounts, (n) => n / planK);
+        return planExit < 0 ? undefined : Array.from({ length: nExits }, (_, j) => (j === planExit ? 1 : 0));
+      },
     };
   },
 };
