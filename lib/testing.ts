@@ -109,15 +109,19 @@ function adversarialTrace(maxSamples: number, maxExits: number, maxClasses: numb
     );
 }
 
+/** The arrival processes the queue checks use, each at mean rate `ratePerMs` (bursty: 50 arrivals per MMPP cycle). */
+const ARRIVAL_KINDS = ['poisson', 'bursty', 'deterministic'] as const;
+function arrivalsAt(kind: (typeof ARRIVAL_KINDS)[number], ratePerMs: number): ArrivalConfig {
+  if (kind === 'poisson') return { kind: 'poisson', ratePerMs };
+  if (kind === 'bursty') return burstyArrivals(ratePerMs, { cycleMs: 50 / ratePerMs });
+  return { kind: 'deterministic', intervalMs: 1 / ratePerMs };
+}
+
 /** Arrival workloads for queue property tests: Poisson, bursty MMPP2 and deterministic, at rates in jobs/ms. */
 export function arrivalArbitrary(options: { minRatePerMs?: number; maxRatePerMs?: number } = {}): fc.Arbitrary<ArrivalConfig> {
   const { minRatePerMs = 0.05, maxRatePerMs = 2 } = options;
   const rate = fc.double({ min: minRatePerMs, max: maxRatePerMs, noNaN: true });
-  return fc.oneof(
-    rate.map((r) => ({ kind: 'poisson' as const, ratePerMs: r })),
-    rate.map((r) => burstyArrivals(r, { cycleMs: 50 / r })),
-    rate.map((r) => ({ kind: 'deterministic' as const, intervalMs: 1 / r })),
-  );
+  return fc.oneof(...ARRIVAL_KINDS.map((kind) => rate.map((r) => arrivalsAt(kind, r))));
 }
 
 /**
@@ -304,7 +308,7 @@ export function checkPolicy(subject: PolicyUnderTest, options: CheckPolicyOption
   // and heavy load alike.
   const queueCase = fc.record({
     load: fc.double({ min: 0.3, max: 3, noNaN: true }),
-    kind: fc.constantFrom('poisson', 'bursty', 'deterministic'),
+    kind: fc.constantFrom(...ARRIVAL_KINDS),
     bufferCapacity: fc.integer({ min: 0, max: 4 }),
     seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
   });
@@ -312,9 +316,7 @@ export function checkPolicy(subject: PolicyUnderTest, options: CheckPolicyOption
     const scored = scoreTrace(trace);
     const cost = trace.costMs;
     const budgetMs = budgeted ? cost[0] + budgetFraction * (cost[cost.length - 1] - cost[0]) : undefined;
-    const rate = q.load / cost[cost.length - 1];
-    const arrivals: ArrivalConfig = q.kind === 'poisson' ? { kind: 'poisson', ratePerMs: rate } : q.kind === 'bursty' ? burstyArrivals(rate, { cycleMs: 50 / rate }) : { kind: 'deterministic', intervalMs: 1 / rate };
-    const queue: QueueCase = { arrivals, bufferCapacity: q.bufferCapacity, seed: q.seed };
+    const queue: QueueCase = { arrivals: arrivalsAt(q.kind, q.load / cost[cost.length - 1]), bufferCapacity: q.bufferCapacity, seed: q.seed };
     for (const params of paramsFor(modelInfo(scored))) {
       for (const where of [undefined, queue]) {
         try {

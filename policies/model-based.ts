@@ -19,7 +19,7 @@ import highsModule from 'highs';
 import { mg1kLoss } from '../lib/mg1k.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
-import { mostAccurateExit, profileExits, requireProfile, sampleExit, type ExitProfile } from './scheduler-common.ts';
+import { mostAccurateExit, oneHot, profileExits, requireProfile, sampleExit, type ExitProfile } from './scheduler-common.ts';
 
 // `highs` is CommonJS whose typings declare an ES default export: under NodeNext the default import is the
 // whole module.exports (the loader function at run time), so take `.default` when present, else the module.
@@ -154,7 +154,7 @@ export const modelBased: PolicySpec<ModelBasedParams> = {
         if (rate === undefined || !(rate > 0)) {
           const e = mostAccurateExit(prof);
           // Rare (no rate estimate yet): a one-hot distribution.
-          current = Array.from(prof.timeMs, (_, i) => (i === e ? 1 : 0));
+          current = oneHot(e, prof.timeMs.length);
           return e;
         }
         const capacity = state.bufferCapacity + 1;

@@ -10,7 +10,7 @@
 import { ExitKnapsack } from '../lib/knapsack.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
-import { mostAccurateExit, profileExits, requireProfile, type ExitProfile } from './scheduler-common.ts';
+import { mostAccurateExit, oneHot, profileExits, requireProfile, type ExitProfile } from './scheduler-common.ts';
 
 /** `rate-based` has no parameters: everything comes from the profile and the system state. */
 export type RateBasedParams = Record<string, never>;
@@ -34,7 +34,6 @@ export const rateBased: PolicySpec<RateBasedParams> = {
     let planCounts: ArrayLike<number> | undefined;
     let planK = 1;
     let planExit = -1;
-    let nExits = 0;
     const planned = (i: number): number => {
       planCounts = undefined;
       planExit = i;
@@ -52,7 +51,6 @@ export const rateBased: PolicySpec<RateBasedParams> = {
         const capacity = state.bufferCapacity + 1;
         const rate = state.arrivalRatePerMs;
         const T = rate === undefined || !Number.isFinite(capacity) ? Infinity : (capacity - state.queueLength) / rate;
-        nExits = prof.timeMs.length;
         if (T === Infinity) return planned(mostAccurateExit(prof));
         let solver = solvers.get(capacity);
         if (!solver) {
@@ -74,7 +72,7 @@ export const rateBased: PolicySpec<RateBasedParams> = {
       },
       exitDistribution() {
         if (planCounts) return Array.from(planCounts, (n) => n / planK);
-        return planExit < 0 ? undefined : Array.from({ length: nExits }, (_, j) => (j === planExit ? 1 : 0));
+        return planExit < 0 || !profile ? undefined : oneHot(planExit, profile.timeMs.length);
       },
     };
   },

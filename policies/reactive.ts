@@ -6,6 +6,7 @@
  */
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, resolveExit, type PolicySpec } from '../lib/registry.ts';
+import { oneHot } from './scheduler-common.ts';
 
 /** Parameters of `reactive`. */
 export interface ReactiveParams {
@@ -32,7 +33,7 @@ export const reactive: PolicySpec<ReactiveParams> = {
     return {
       name: 'reactive scheduler',
       commit: () => current,
-      exitDistribution: () => Array.from({ length: K }, (_, k) => (k === current ? 1 : 0)),
+      exitDistribution: () => oneHot(current, K),
       onEvent(event) {
         if (event.kind === 'loss') current = Math.max(0, current - 1);
         else current = Math.min(K - 1, current + 1);

@@ -1,6 +1,6 @@
 /**
  * Pieces shared by the backlog-aware single-exit schedulers: the per-exit profile (t_i, a_i) they are fitted
- * with, and sampling an exit from a distribution.
+ * with, sampling an exit from a distribution, and the one-hot distribution of a single committed exit.
  */
 import { InputError } from '../lib/errors.ts';
 import type { Rng } from '../lib/random.ts';
@@ -28,6 +28,11 @@ export function mostAccurateExit(profile: ExitProfile): number {
   let best = 0;
   for (let i = 1; i < profile.accuracy.length; i++) if (profile.accuracy[i] > profile.accuracy[best]) best = i;
   return best;
+}
+
+/** The distribution that puts every job at exit `exit`, length `nExits` (for `Policy.exitDistribution`). */
+export function oneHot(exit: number, nExits: number): number[] {
+  return Array.from({ length: nExits }, (_, k) => (k === exit ? 1 : 0));
 }
 
 /** Draw an exit from probabilities `pi` (length K, summing to 1) with one uniform draw. */
