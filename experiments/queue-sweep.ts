@@ -26,7 +26,7 @@ export default defineExperiment({
         { label: 'model-based', policy: 'model-based' },
         { label: 'rate-based', policy: 'rate-based' },
       ],
-      axes: { lambdaOverMu: [0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0], bufferSize: [5, 10, 50], arrivals: ['poisson', 'bursty'], jitter: [0, 0.5] },
+      axes: { lambdaOverMu: [0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0], bufferSize: [5, 10, 50], arrivals: ['poisson', 'bursty'] },
       baselines: ['EEN', 'plain'],
     },
   ],

@@ -23,8 +23,6 @@ export interface QueueAxes {
   readonly bufferSize: readonly number[];
   /** Arrival process: Poisson, or bursty (two-state MMPP, 5× peaks 20% of the time, same mean). */
   readonly arrivals: readonly ('poisson' | 'bursty')[];
-  /** Service-time noise: coefficient of variation of a lognormal factor with mean 1 (0 = deterministic). */
-  readonly jitter?: readonly number[];
 }
 
 /** Validated options, stored in every cell. */
@@ -39,7 +37,7 @@ export const queue: Workload<QueueWorkloadDecl, QueueAxes, QueueOptions> = {
   parse(workload, axes, where) {
     knownKeys(where, 'workload', workload, ['kind', 'jobs']);
     const jobs = intOption(where, 'workload.jobs', workload.jobs, 1, 'arrivals per cell');
-    const a = knownKeys(where, 'axes', axes ?? {}, ['lambdaOverMu', 'bufferSize', 'arrivals', 'jitter']);
+    const a = knownKeys(where, 'axes', axes ?? {}, ['lambdaOverMu', 'bufferSize', 'arrivals']);
     // Key order, outermost first (records are keyed arrivals=…,bufferSize=…,lambdaOverMu=…).
     return {
       options: { jobs },
@@ -47,7 +45,6 @@ export const queue: Workload<QueueWorkloadDecl, QueueAxes, QueueOptions> = {
         axis(where, 'arrivals', a.arrivals, isOneOf('poisson', 'bursty'), '"poisson" or "bursty"', { categorical: true }),
         axis(where, 'bufferSize', a.bufferSize, (x) => Number.isSafeInteger(x) && (x as number) >= 0, 'integer buffer sizes ≥ 0', { title: 'buffer size B' }),
         axis(where, 'lambdaOverMu', a.lambdaOverMu, isPositive, 'positive multiples of μ', { title: 'λ/μ' }),
-        ...(a.jitter === undefined ? [] : [axis(where, 'jitter', a.jitter, (x) => typeof x === 'number' && x >= 0 && x < 10, 'coefficients of variation in [0, 10)', { title: 'service CV' })]),
       ],
     };
   },
@@ -63,7 +60,7 @@ export const queue: Workload<QueueWorkloadDecl, QueueAxes, QueueOptions> = {
     const arrivals = cell.axes.arrivals === 'bursty' ? burstyArrivals(lambda) : { kind: 'poisson' as const, ratePerMs: lambda };
     const policy = instantiate(ctx.spec!, cell.params, { seed: cell.seed, model: ctx.model });
     policy.fit?.(ctx.validation, ctx.budgetMs === undefined ? {} : { budgetMs: ctx.budgetMs });
-    const { metrics: m } = simulate(policy, ctx.test, { bufferCapacity: num(cell.axes, 'bufferSize'), arrivals, maxArrivals: jobs, seed: cell.seed, ...(num(cell.axes, 'jitter') > 0 ? { jitter: { kind: 'lognormal' as const, cv: num(cell.axes, 'jitter') } } : {}) });
+    const { metrics: m } = simulate(policy, ctx.test, { bufferCapacity: num(cell.axes, 'bufferSize'), arrivals, maxArrivals: jobs, seed: cell.seed });
     return {
       metrics: {
         lossRatio: m.lossRatio,
