@@ -3,7 +3,6 @@
  * one line here; the harness core, the experiment types (`PartDecl`) and the report pick it up from this object.
  */
 import { InputError } from '../../lib/errors.ts';
-import { bootstrap } from './bootstrap.ts';
 import { offline } from './offline.ts';
 import { online } from './online.ts';
 import { queue } from './queue.ts';
@@ -14,7 +13,6 @@ export const WORKLOADS = {
   offline,
   queue,
   online,
-  bootstrap,
 } as const;
 
 /** A registered workload kind. */
