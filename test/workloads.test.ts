@@ -185,6 +185,17 @@ s('errors name the part, the axis and the bad element; quick keys are checked ag
   assert.throws(() => defineExperiment({ ...fixed, parts: [{ ...fixed.parts[0], workload: { kind: 'queue', jobs: 10, job: 3 } }] } as unknown as ExperimentDecl), (e: unknown) => e instanceof InputError && /parts\[0\]\.workload\.job: expected one of kind, jobs/.test((e as Error).message));
 });
 
+s('the built-in experiment modules validate and expand; the DEE study covers every stream, β, seed and variant', async () => {
+  const counts: Record<string, [number, number]> = {};
+  for (const id of ['compare', 'queue-sweep', 'eenet-sweep', 'dee-study']) {
+    const decl = ((await import(join(root, 'experiments', `${id}.ts`))) as { default: ExperimentDecl }).default;
+    counts[id] = [expandCells(resolveExperiment(decl)).length, expandCells(resolveExperiment(decl, { quick: true })).length];
+  }
+  // 2 fixtures × 3 streams × 3 β × 8 policies × 3 seeds; quick: one β, one seed.
+  assert.equal(counts['dee-study'], [432, 48]);
+  assert.equal(counts['queue-sweep'], [2 * 2 * 3 * 8 * 7 * 3, 2 * 2 * 1 * 3 * 7]);
+});
+
 s('the harness core has no per-kind code: no workload kind named outside comments', () => {
   for (const file of ['experiment.ts', 'cell.ts', 'report.ts']) {
     const code = readFileSync(join(root, 'experiments', 'harness', file), 'utf8')
