@@ -9,7 +9,6 @@
  * The data types shared by the core and the workloads (a policy entry, a cell, a record) live here too, so a
  * workload module depends on nothing but this file, `common.ts` and the library.
  */
-import type { InputError } from '../../lib/errors.ts';
 import type { ModelInfo } from '../../lib/policy.ts';
 import type { AnyPolicySpec, RawParams } from '../../lib/registry.ts';
 import type { ScoredTrace } from '../../lib/scores.ts';
@@ -292,6 +291,3 @@ export interface PartBase {
 /** The declaration of a part of workload `W` (its `workload` and `axes` typed by the workload). */
 export type PartDeclOf<W> =
   W extends Workload<infer D, infer A, infer _O> ? PartBase & { readonly workload: D } & (undefined extends A ? { readonly axes?: A } : { readonly axes: A }) : never;
-
-/** Re-exported for workload modules: the error every validation throws. */
-export type { InputError };
