@@ -244,6 +244,9 @@ s('report: one plot per declared axis per part, exit shares, summary with confid
   assert.not.match(html, /<script/);
   const md = readFileSync(join(dir, 'w0', 'summary.md'), 'utf8');
   assert.match(md, /\d\.\d{4} ± \d\.\d{4}/);
+  // What was run: each trace's model name and manifest path, in the summary and the report.
+  assert.ok(md.includes(`Traces: synthetic-k4-c10 (${traceA}), synthetic-k3-c5 (${traceB}).`), md.slice(0, 400));
+  assert.ok(html.includes(`synthetic-k4-c10 (${traceA})`));
   assert.match(md, /rate-based vs plain/);
   assert.match(md, /oracle/);
   // Online: the improvement of each policy over the best baseline, per (trace, stream, β).

@@ -17,6 +17,7 @@ import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { defineExperiment, expandCells, resolveExperiment, type ExperimentDecl } from '../experiments/harness/experiment.ts';
 import { runCell } from '../experiments/harness/cell.ts';
+import { summarize, summaryMarkdown } from '../experiments/harness/report.ts';
 import { WORKLOADS, getWorkload, type CellRecord } from '../experiments/workloads/index.ts';
 import { learnsReward } from '../experiments/workloads/online.ts';
 import { getPolicySpec } from '../policies/index.ts';
@@ -194,6 +195,15 @@ s('the built-in experiment modules validate and expand; the DEE study covers eve
   // 2 fixtures × 3 streams × 3 β × 8 policies × 3 seeds; quick: one β, one seed.
   assert.equal(counts['dee-study'], [432, 48]);
   assert.equal(counts['queue-sweep'], [2 * 2 * 3 * 8 * 7 * 3, 2 * 2 * 1 * 3 * 7]);
+});
+
+s('with --trace the summary names the model and manifest run, not the declared fixtures', async () => {
+  const compare = ((await import(join(root, 'experiments', 'compare.ts'))) as { default: ExperimentDecl }).default;
+  const onMine = resolveExperiment(compare, { quick: true, traces: [trace] });
+  const oracle = expandCells(onMine).find((c) => c.label === 'oracle')!;
+  const md = summaryMarkdown(onMine, summarize([await runCell(oracle)]));
+  assert.match(md, `Traces: synthetic-k4-c10 (${trace}).`);
+  assert.not.match(md, /fixtures|shipped/);
 });
 
 s('the harness core has no per-kind code: no workload kind named outside comments', () => {
