@@ -63,8 +63,11 @@ export function axis(where: Where, name: string, raw: unknown, check: (x: unknow
   return { name, values: raw as AxisValue[], ...extra };
 }
 
+/** A number in [0, 1] (a budget fraction). */
 export const isFraction = (x: unknown): boolean => typeof x === 'number' && x >= 0 && x <= 1;
+/** A finite number > 0. */
 export const isPositive = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x > 0;
+/** A check for one of the given strings (categorical axes). */
 export const isOneOf =
   (...allowed: readonly string[]) =>
   (x: unknown): boolean =>
