@@ -23,3 +23,4 @@ export { learnsReward, type OnlineAxes, type OnlineWorkloadDecl, type StreamName
 export type { OfflineAxes, OfflineWorkloadDecl } from './workloads/offline.ts';
 export type { QueueAxes, QueueWorkloadDecl } from './workloads/queue.ts';
 export type * from './workloads/types.ts';
+export { runExperiment, readRecords, type RunOptions, type RunResult } from './harness/run.ts';
