@@ -6,8 +6,7 @@
  */
 import { InputError } from './errors.ts';
 import { ContractError, TraceCursor, modelInfo, type FitReport, type Policy, type SystemState } from './policy.ts';
-import { Rng } from './random.ts';
-import type { AnyPolicySpec, RawParams } from './registry.ts';
+import { instantiate, type AnyPolicySpec, type RawParams } from './registry.ts';
 import type { ScoredTrace } from './scores.ts';
 
 /**
@@ -150,8 +149,8 @@ export interface EvaluatedPolicy {
 
 /**
  * Create a policy from its entry, fit it on `validation` (if it can be fitted), and run it on `test`.
- * The policy's random stream is `new Rng(seed).fork(family)`, so adding another policy to a comparison never
- * changes this one's draws.
+ * The policy is built by `instantiate`: its random stream is `policyRng(seed, family, parsed params)`,
+ * so adding another policy to a comparison never changes this one's draws.
  */
 export function evaluateEntry(entry: PolicyEntry, validation: ScoredTrace, test: ScoredTrace, seed: number): EvaluatedPolicy {
   checkSameModel(validation, test);
@@ -160,7 +159,7 @@ export function evaluateEntry(entry: PolicyEntry, validation: ScoredTrace, test:
   if (spec.budgeted && entry.budgetMs === undefined) {
     throw new InputError(`policy "${spec.name}"`, 'budgetMs', 'a budget in milliseconds (this policy is budgeted)', 'none');
   }
-  const policy = spec.create(params, { rng: new Rng(seed).fork(spec.name), model: modelInfo(validation) });
+  const policy = instantiate(spec, entry.params ?? {}, { seed, model: modelInfo(validation) });
   const fit = policy.fit?.(validation, entry.budgetMs === undefined ? {} : { budgetMs: entry.budgetMs });
   const exits = runPolicy(policy, test);
   const s = summarizeExits(exits, test);

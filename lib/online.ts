@@ -34,7 +34,7 @@
  */
 import { InputError } from './errors.ts';
 import { ContractError, TraceCursor, type Policy, type SystemState } from './policy.ts';
-import { Rng } from './random.ts';
+import { workloadRng, type Rng } from './random.ts';
 import type { ScoredTrace } from './scores.ts';
 
 /** How a score is turned into a context bin (`contextBin`). */
@@ -310,7 +310,7 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
   };
 
   // Sample pools per phase, each with its own forked random stream so phases do not perturb one another.
-  const streamRng = new Rng(stream.seed).fork('online-stream');
+  const streamRng = workloadRng(stream.seed, 'online-stream');
   const perm = order === 'permutation';
   const phaseSamplers = phases.map((ph, p) => {
     const tr = ph.trace.trace;

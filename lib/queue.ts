@@ -24,7 +24,7 @@
 import { makeArrivals, type ArrivalConfig } from './arrivals.ts';
 import { InputError, describe } from './errors.ts';
 import { ContractError, TraceCursor, type Policy, type SystemState } from './policy.ts';
-import { Rng } from './random.ts';
+import { workloadRng } from './random.ts';
 import type { ScoredTrace } from './scores.ts';
 
 /** Per-job multiplicative noise on service time (mean 1), drawn once per job at its start. */
@@ -287,10 +287,10 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   const f = new Float64Array(13);
   f[JOBFACTOR] = 1;
   f[NEXTSERVEREVENT] = Infinity;
-  const root = new Rng(config.seed);
-  const arrivals = makeArrivals(config.arrivals, root.fork('arrivals'));
-  const sampleRng = root.fork('samples');
-  const jitterRng = root.fork('jitter');
+  // Workload streams only (lib/random.ts `workloadRng`): the policy's stream comes from another root.
+  const arrivals = makeArrivals(config.arrivals, workloadRng(config.seed, 'arrivals'));
+  const sampleRng = workloadRng(config.seed, 'samples');
+  const jitterRng = workloadRng(config.seed, 'jitter');
   const maxArrivals = config.maxArrivals ?? Infinity;
   const horizon = config.horizonMs ?? Infinity;
   const drain = config.drain ?? config.horizonMs === undefined;

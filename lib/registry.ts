@@ -5,6 +5,7 @@
  */
 import { InputError, describe } from './errors.ts';
 import type { ModelInfo, Policy, PolicyContext } from './policy.ts';
+import { policyRng } from './random.ts';
 
 /** Raw, unvalidated parameters (from JSON, a CLI, or code). */
 export type RawParams = Readonly<Record<string, unknown>>;
@@ -62,6 +63,20 @@ export class ParamReader {
     return v;
   }
 
+  /** An optional finite number in [min, max] (integer if asked): `undefined` when absent. */
+  optionalNumber(key: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+    this.#seen.add(key);
+    return this.#raw[key] === undefined ? undefined : this.number(key, undefined, opts);
+  }
+
+  /** A boolean (`true` or `false`, nothing truthy), or the fallback when absent. */
+  boolean(key: string, fallback: boolean | undefined): boolean {
+    this.#seen.add(key);
+    const v = this.#raw[key] ?? fallback;
+    if (typeof v !== 'boolean') throw new InputError(this.#source, `params.${key}`, 'true or false', describe(v));
+    return v;
+  }
+
   /** One of the allowed strings, or the fallback when absent. */
   choice<T extends string>(key: string, allowed: readonly T[] | undefined, fallback: T | undefined): T {
     this.#seen.add(key);
@@ -111,4 +126,23 @@ export function resolveExit(source: string, field: string, exit: number, nExits:
     throw new InputError(source, field, `an exit index in [${-nExits}, ${nExits - 1}] for a ${nExits}-exit model (−1 = last)`, String(exit));
   }
   return k;
+}
+
+/** What `instantiate` needs besides the spec and its raw parameters. */
+export interface InstantiateOptions {
+  /** The run's seed; the policy's stream is `policyRng(seed, spec.name, parsed params)`. */
+  readonly seed: number;
+  /** The model the policy serves. */
+  readonly model: ModelInfo;
+}
+
+/**
+ * Build a policy the one way every harness, workload and `checkPolicy` does: parse the raw parameters (defaults
+ * filled, unknown keys rejected), derive its random stream from (seed, registry name, canonical parsed
+ * parameters) with `policyRng`, and create it. A label never enters, so renaming an entry changes no result.
+ * @throws InputError from `spec.parse` naming the bad parameter.
+ */
+export function instantiate(spec: AnyPolicySpec, raw: RawParams, opts: InstantiateOptions): Policy {
+  const params = spec.parse(raw);
+  return spec.create(params, { rng: policyRng(opts.seed, spec.name, params), model: opts.model });
 }

@@ -27,8 +27,8 @@ import type { StreamSpec } from './online.ts';
 import { runPolicy, summarizeExits } from './offline.ts';
 import { simulate } from './queue.ts';
 import { modelInfo, type ExitView, type ModelInfo, type Policy, type PolicyContext } from './policy.ts';
-import { Rng } from './random.ts';
-import type { AnyPolicySpec, RawParams } from './registry.ts';
+import { policyRng } from './random.ts';
+import { instantiate, type AnyPolicySpec, type RawParams } from './registry.ts';
 import { scoreTrace, type ScoredTrace } from './scores.ts';
 import { syntheticTrace } from './synthetic.ts';
 import { ExitTrace } from './trace.ts';
@@ -281,13 +281,15 @@ export function checkPolicy(subject: PolicyUnderTest, options: CheckPolicyOption
   const budgeted = isSpec ? subject.budgeted : subject.budgeted === true;
   const paramsFor = (model: ModelInfo): readonly (RawParams | undefined)[] =>
     isSpec ? (options.params ?? subject.testParams)(model) : [undefined];
-  const make = (params: RawParams | undefined, ctx: PolicyContext): Policy =>
-    isSpec ? subject.create(subject.parse(params ?? {}), ctx) : subject.create(ctx);
+  // The harnesses' own derivation (lib/random.ts `policyRng` through `instantiate`), so a failure found here
+  // reproduces in an experiment with the same seed.
+  const make = (params: RawParams | undefined, seed: number, model: ModelInfo): Policy =>
+    isSpec ? instantiate(subject, params ?? {}, { seed, model }) : subject.create({ rng: policyRng(seed, subject.name, {}), model });
 
   /** Offline: the exit of each sample. In a queue: the exit of each arrival (−1 for lost jobs). */
   const runOnce = (scored: ScoredTrace, params: RawParams | undefined, policySeed: number, budgetMs: number | undefined, queue?: QueueCase) => {
     const peeks: string[] = [];
-    const inner = make(params, { rng: new Rng(policySeed), model: modelInfo(scored) });
+    const inner = make(params, policySeed, modelInfo(scored));
     const policy = guarded(inner, peeks);
     let exits: Int32Array;
     try {
