@@ -35,39 +35,11 @@
 import { InputError } from './errors.ts';
 import { ContractError, TraceCursor, type Policy, type SystemState } from './policy.ts';
 import { workloadRng, type Rng } from './random.ts';
+import { DEFAULT_CONTEXT, checkContextSpec, checkScoreName, contextBin, makeReward, type ContextSpec, type RewardSpec } from './reward.ts';
 import type { ScoredTrace } from './scores.ts';
 
-/** How a score is turned into a context bin (`contextBin`). */
-export type BinScale = 'linear' | 'sqrt';
-
-/** The reward definition shared by the harness and the learners. */
-export interface RewardSpec {
-  /** Core score c_m (`maxprob`, `margin`, `entropy`, or a learned score with values in [0, 1]). */
-  readonly score: string;
-  /** β ≥ 0: reward units given up per unit of normalised cumulative cost (1 = the whole network). */
-  readonly beta: number;
-}
-
-/** The contexts of the hindsight reference (and of DEE / ε-greedy): bins of the reward's score per exit. */
-export interface ContextSpec {
-  /** Bins per exit (≥ 2). */
-  readonly bins: number;
-  /** `linear`: equal-width bins of c on [0, 1]; `sqrt`: equal-width bins of 1 − √(1 − c) (see `contextBin`). */
-  readonly scale: BinScale;
-}
-
-/**
- * The context bin of a score value c (clamped to [0, 1]) among `bins` bins.
- * `sqrt` bins are equal-width in g(c) = 1 − √(1 − c): confidences of trained networks pile up near 1, and g
- * spreads that end (with 10 bins: c ≥ 0.99 is bin 9, 0.96 ≤ c < 0.99 bin 8, 0.75 ≤ c < 0.96 bins 5..7) while keeping low
- * confidences apart. A monotone map, so "bin ≥ θ" rules are still confidence thresholds.
- */
-export function contextBin(c: number, bins: number, sqrtScale: boolean): number {
-  const v = c >= 1 ? 1 : c > 0 ? c : 0;
-  const g = sqrtScale ? 1 - Math.sqrt(1 - v) : v;
-  const b = Math.floor(g * bins);
-  return b >= bins ? bins - 1 : b;
-}
+// The reward and contexts live in lib/reward.ts (shared with the learners); re-exported for this harness's users.
+export { contextBin, type BinScale, type ContextSpec, type RewardSpec } from './reward.ts';
 
 /** One phase of a stream: from input `start` on, inputs are drawn from `trace` (optionally with a class mix). */
 export interface StreamPhase {
@@ -253,14 +225,10 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
       if (present === 0) throw new InputError(src, `stream.phases[${p}].classWeights`, 'a positive weight on at least one class present in the trace');
     }
   }
-  const { score, beta } = options.reward;
-  if (!(typeof beta === 'number' && Number.isFinite(beta) && beta >= 0)) throw new InputError(src, 'reward.beta', 'a finite number ≥ 0', String(beta));
-  for (let p = 0; p < phases.length; p++) {
-    if (!phases[p].trace.scores.has(score)) throw new InputError(src, 'reward.score', `one of ${phases[p].trace.scores.names.join(', ')}`, JSON.stringify(score));
-  }
-  const ctx = options.context ?? { bins: 10, scale: 'sqrt' as const };
-  if (!Number.isInteger(ctx.bins) || ctx.bins < 2 || ctx.bins > 1000) throw new InputError(src, 'context.bins', 'an integer in [2, 1000]', String(ctx.bins));
-  if (ctx.scale !== 'linear' && ctx.scale !== 'sqrt') throw new InputError(src, 'context.scale', '"linear" or "sqrt"', String(ctx.scale));
+  const rw = makeReward(src, 'reward', options.reward, { costMs, scoreNames: phases[0].trace.scores.names });
+  for (let p = 1; p < phases.length; p++) checkScoreName(src, 'reward.score', rw.score, phases[p].trace.scores.names);
+  const ctx = options.context ?? DEFAULT_CONTEXT;
+  checkContextSpec(src, 'context', ctx);
   const nWindows = options.checkpoints ?? 20;
   if (!Number.isInteger(nWindows) || nWindows < 1 || nWindows > T) throw new InputError(src, 'checkpoints', `an integer in [1, ${T}]`, String(nWindows));
   const bins = ctx.bins;
@@ -271,13 +239,12 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
   }
 
   // Precompute once per distinct trace.
-  const L = costMs.map((c) => c / costMs[K - 1]);
   const prepared = new Map<ScoredTrace, Prepared>();
   const prep = (scored: ScoredTrace): Prepared => {
     const hit = prepared.get(scored);
     if (hit) return hit;
     const N = scored.trace.nSamples;
-    const c = scored.scores.get(score);
+    const c = scored.scores.get(rw.score);
     const reward = new Float64Array(N * K);
     const oracleReward = new Float64Array(N);
     const oracleExit = new Int32Array(N);
@@ -289,7 +256,7 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
       let id = 0;
       let mult = 1;
       for (let m = 0; m < K; m++) {
-        const r = c[n * K + m] - beta * L[m];
+        const r = rw.value(c[n * K + m], m);
         reward[n * K + m] = r;
         if (r > best) {
           best = r;

@@ -34,7 +34,7 @@ export const egreedyContext: PolicySpec<EgreedyContextParams> = {
     return { ...reward, ...ctx, epsilon, forgetting };
   },
   create(p, { model, rng }): Policy {
-    const L = rewardSetup('policy "egreedy-context"', model, p);
+    const reward = rewardSetup('policy "egreedy-context"', model, p);
     const table = new ContinueValues(model.nExits, p, p.forgetting);
     const { mean, n } = table;
     const { score, beta, epsilon } = p;
@@ -48,11 +48,11 @@ export const egreedyContext: PolicySpec<EgreedyContextParams> = {
         if (epsilon > 0 && r.float() < epsilon) return r.float() < 0.5 ? 'exit' : 'continue';
         const i = table.index(m, c);
         if (n[i] === 0) return 'continue';
-        return mean[i] > c - beta * L[m] ? 'continue' : 'exit';
+        return mean[i] > reward.value(c, m) ? 'continue' : 'exit';
       },
       observe(fb) {
         if (fb.committed || fb.exit === 0) return;
-        table.learn(fb.view, score, beta, L, fb.exit, plainMean);
+        table.learn(fb.view, reward, fb.exit, plainMean);
       },
     };
   },
