@@ -16,7 +16,7 @@
  * simplex/IPM code that returns exact optimality status, rather than a hand-written simplex.
  */
 import highsModule from 'highs';
-import { mg1kLoss } from '../lib/mg1k.ts';
+import { mg1kLoss } from './mg1k.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 import { mostAccurateExit, oneHot, profileExits, requireProfile, sampleExit, type ExitProfile } from './scheduler-common.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { simulate, type JitterConfig, type QueueConfig } from '../lib/queue.ts';
 import { makeArrivals, burstyArrivals, meanRate, type ArrivalConfig } from '../lib/arrivals.ts';
-import { mm1kLoss, mm1kMeanInSystem } from '../lib/mg1k.ts';
+import { mm1kLoss, mm1kMeanInSystem } from '../policies/mg1k.ts';
 import { scoreTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { modelInfo, type Policy, type SystemState } from '../lib/policy.ts';
