@@ -1,8 +1,7 @@
 /**
- * `exitlab`: the evaluation core. Traces and their files, utility scores, the policy contract and registry, the
- * job driver (`drive.ts`) and the online reward (`reward.ts`),
- * types, calibration, the seeded random generator and synthetic traces. Policies are in `exitlab/policies`, the
- * harnesses (offline, queue) in `exitlab/experiments`, property-testing tools in `exitlab/testing`, and the
+ * `exitlab`: the evaluation core. Traces and their files, utility scores, the policy contract and registry
+ * types, the job driver (`drive.ts`), the online reward and contexts (`reward.ts`), calibration, the seeded
+ * random generator and synthetic traces. Policies are in `exitlab/policies`, the harnesses (offline, queue) in `exitlab/experiments`, property-testing tools in `exitlab/testing`, and the
  * TensorFlow.js backend picker in `exitlab/tensor` (kept apart so importing the core never loads TensorFlow.js).
  */
 export * from './errors.ts';

@@ -32,6 +32,17 @@ export interface PolicySpec<P extends object = object> {
   parse(raw: RawParams): P;
   /** Build a policy. Called with validated parameters only. */
   create(params: P, ctx: PolicyContext): Policy;
+  /**
+   * Load the family's heavy dependencies (a WebAssembly solver, TensorFlow.js) before its first use. Absent when
+   * there are none. Importing `exitlab/policies` loads none of them, and `create`, `fit` and the decisions are
+   * synchronous, so every harness awaits `loadPolicy(spec)` before `instantiate`. Idempotent.
+   */
+  readonly load?: () => Promise<void>;
+}
+
+/** Await a spec's `load` (its heavy dependencies), if it has one. Cheap after the first call. */
+export async function loadPolicy(spec: AnyPolicySpec): Promise<void> {
+  await spec.load?.();
 }
 
 /** A spec with its parameter type erased, for lists of mixed policies. */

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { budgetGrid, oracleExits, runPolicy, summarizeExits } from '../lib/offline.ts';
 import { modelInfo, type ExitDecision, type Policy } from '../lib/policy.ts';
 import { Rng } from '../lib/random.ts';
-import type { AnyPolicySpec, RawParams } from '../lib/registry.ts';
+import { loadPolicy, type AnyPolicySpec, type RawParams } from '../lib/registry.ts';
 import { scoreTrace, type ScoredTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { REGISTRY } from '../policies/index.ts';
@@ -20,6 +20,7 @@ import { initBackend } from '../lib/tensor.ts';
 const s = suite('conformance');
 // EENet trains with TensorFlow.js: this file must pass on its own, not only after another suite initialised it.
 await initBackend();
+for (const spec of REGISTRY) await loadPolicy(spec); // heavy dependencies load on first use only
 
 /** Budget tolerance: mean cost is a sum of N float64 terms; allow float summation error only. */
 const BUDGET_TOL = 1e-9;

@@ -11,7 +11,9 @@ import { scoreTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { simulate } from '../lib/queue.ts';
 import { InputError } from '../lib/errors.ts';
-import type { AnyPolicySpec } from '../lib/registry.ts';
+import { loadPolicy, type AnyPolicySpec } from '../lib/registry.ts';
+
+await loadPolicy(modelBased); // the HiGHS wasm loads on first use only
 
 const s = suite('schedulers');
 

@@ -10,6 +10,7 @@ import { evaluateEntry, evaluateOracle } from '../../lib/offline.ts';
 import { runOnline, stationaryStream, type StreamSpec } from '../../lib/online.ts';
 import { initBackend } from '../../lib/tensor.ts';
 import { modelInfo } from '../../lib/policy.ts';
+import { loadPolicy } from '../../lib/registry.ts';
 import { simulate } from '../../lib/queue.ts';
 import { Rng } from '../../lib/random.ts';
 import { scoreTrace, type ScoredTrace } from '../../lib/scores.ts';
@@ -76,6 +77,7 @@ export async function runCell(cell: Cell): Promise<CellRecord> {
     return { ...base, metrics: { accuracy: result.accuracy, meanCostMs: result.meanCostMs, relativeCost: result.relativeCost }, exitShares: result.exitShares };
   }
   const spec = getPolicySpec(cell.policy);
+  await loadPolicy(spec); // heavy dependencies (HiGHS, TF.js) load on first use only
   if (cell.kind === 'online') {
     const { score, windows } = cell.online ?? { score: 'maxprob', windows: 20 };
     const beta = Number(cell.axes.beta);
