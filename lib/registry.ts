@@ -28,6 +28,12 @@ export interface PolicySpec<P extends object = object> {
    * is at most that budget (up to floating-point summation error).
    */
   readonly budgeted: boolean;
+  /**
+   * True when its decisions draw from the policy's random stream (an exit sampled per job, ε-exploration), so
+   * different seeds must give different decisions; `checkPolicy` checks it. Randomness used only in fitting does
+   * not count. Default false.
+   */
+  readonly stochastic?: boolean;
   /** Validate raw parameters, filling defaults. Throws `InputError` naming the bad parameter. */
   parse(raw: RawParams): P;
   /** Build a policy. Called with validated parameters only. */

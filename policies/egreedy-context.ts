@@ -24,6 +24,7 @@ export const egreedyContext: PolicySpec<EgreedyContextParams> = {
   defaults: { ...REWARD_DEFAULTS, ...CONTEXT_DEFAULTS, epsilon: 0.05, forgetting: 1 },
   testParams: () => [{}, { beta: 0, epsilon: 0 }, { beta: 2, epsilon: 1, bins: 3, binScale: 'linear' }],
   budgeted: false,
+  stochastic: true,
   parse(raw) {
     const r = new ParamReader('policy "egreedy-context"', raw);
     const reward = readReward(r, this.defaults);

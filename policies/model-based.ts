@@ -129,6 +129,7 @@ export const modelBased: PolicySpec<ModelBasedParams> = {
   defaults: { lossTarget: 0.01, gridPoints: 100, rateBucket: 0.05 },
   testParams: () => [{}, { lossTarget: 0.1, gridPoints: 20 }],
   budgeted: false,
+  stochastic: true,
   parse(raw) {
     const r = new ParamReader('policy "model-based"', raw);
     const lossTarget = r.number('lossTarget', this.defaults.lossTarget, { min: 0, max: 1 });

@@ -25,6 +25,7 @@ export const randomExit: PolicySpec<RandomExitParams> = {
   defaults: { shares: undefined, geometricBudgetFraction: undefined },
   testParams: (model) => [{}, { shares: Array.from({ length: model.nExits }, (_, k) => k + 1) }, { geometricBudgetFraction: 0.5 }],
   budgeted: false,
+  stochastic: true,
   parse(raw) {
     const r = new ParamReader('policy "random-exit"', raw);
     const shares = r.optionalWeights('shares');

@@ -22,6 +22,7 @@ export const rateBased: PolicySpec<RateBasedParams> = {
   defaults: {},
   testParams: () => [{}],
   budgeted: false,
+  stochastic: true,
   parse(raw) {
     new ParamReader('policy "rate-based"', raw).done();
     return {};
