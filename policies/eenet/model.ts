@@ -49,7 +49,7 @@ export interface EENetConfig {
   readonly period: number;
   /** Hidden width ratio r of the heads: hidden = max(1, ⌊d·r⌋). [0.5 for CNNs, 2 for BERT] */
   readonly hiddenRatio: number;
-  /** Whether a head's output goes through a final sigmoid before the softmax across exits. ['sigmoid'; see `policies/eenet.ts`] */
+  /** Whether a head's output goes through a final sigmoid before the softmax across exits. ['sigmoid'; see `policies/eenet/spec.ts`] */
   readonly headOutput: 'logit' | 'sigmoid';
   /** Weight of the KL term. [1e-3] */
   readonly alphaKl: number;
@@ -88,7 +88,7 @@ export const REFERENCE_EENET_CONFIG: EENetConfig = {
  * (as strong as the 1e-2-weighted cost term's gradient) the heads cannot move their exit shares far from the
  * initial near-uniform split: measured on Fashion-MNIST at B = 0.545 ms, π̄ stayed at [.19, .20, .24, .36]
  * (expected cost 0.41 ms) with decay 1e-2, and reached B with [.07, .08, .13, .72] with 1e-4. Heads output logits
- * (see `policies/eenet.ts` for why).
+ * (see `policies/eenet/spec.ts` for why).
  */
 export const DEFAULT_EENET_CONFIG: EENetConfig = {
   ...REFERENCE_EENET_CONFIG,
