@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { InputError } from '../../lib/errors.ts';
 import { loadTrace } from '../../lib/io.ts';
 import { modelInfo } from '../../lib/policy.ts';
+import { loadPolicy } from '../../lib/registry.ts';
 import { scoreTrace, type ScoredTrace } from '../../lib/scores.ts';
 import { initBackend } from '../../lib/tensor.ts';
 import { getPolicySpec } from '../../policies/index.ts';
@@ -42,6 +43,8 @@ export async function runCell(cell: Cell): Promise<CellRecord> {
   const K = cost.length;
   const budgetMs = cell.budgetFraction === undefined ? undefined : cost[0] + cell.budgetFraction * (cost[K - 1] - cost[0]);
   const spec = cell.reference ? undefined : (cell.spec ?? getPolicySpec(cell.policy));
+  // Heavy dependencies (TF.js for EENet's fit) load on first use only.
+  if (spec) await loadPolicy(spec);
   const out = await getWorkload(cell.kind).run(cell, { validation, test, model, spec, budgetMs });
   return {
     key: cell.key,

@@ -3,34 +3,14 @@
  * of budgeted policies, and `instantiate`, the one way a workload creates a policy.
  */
 import { InputError, describe } from '../../lib/errors.ts';
-import type { ModelInfo, Policy } from '../../lib/policy.ts';
-import { Rng } from '../../lib/random.ts';
-import type { AnyPolicySpec, RawParams } from '../../lib/registry.ts';
 import type { Axis, AxisSet, AxisValue, PolicyInfo, Where } from './types.ts';
 
-/** JSON with object keys sorted at every level: the same parameters give the same text whatever their order. */
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
-}
-
 /**
- * Parse the raw parameters, derive the policy's random stream and create it. LOCAL SHIM until the `core` branch
- * lands `instantiate` in lib/ (same signature; the merge replaces this function by an import): the stream comes
- * from (seed, registry name, canonical JSON of the parsed parameters), never from a table label, so renaming a
- * label changes no result.
+ * The one way a workload creates a policy: the core's `instantiate` (lib/registry.ts) — parse, derive the
+ * policy's random stream from (seed, registry name, canonical parsed parameters), never from a table label, and
+ * create. Re-exported here so workload modules import everything they share from one place.
  */
-export function instantiate(spec: AnyPolicySpec, raw: RawParams, opts: { seed: number; model: ModelInfo }): Policy {
-  const params = spec.parse(raw) as object;
-  return spec.create(params, { rng: new Rng(opts.seed).fork(`policy:${spec.name}:${canonicalJson(params)}`), model: opts.model });
-}
+export { instantiate } from '../../lib/registry.ts';
 
 /** Throw unless `raw` is a plain object whose keys are all in `known` (a misspelt option must not be ignored). */
 export function knownKeys(where: Where, field: string, raw: unknown, known: readonly string[]): Readonly<Record<string, unknown>> {
