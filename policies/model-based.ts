@@ -38,6 +38,14 @@ const C2_MAX = 100;
 const cache = new Map<string, Float64Array>();
 
 /**
+ * Empty the module-level table of solved π (shared by every instance with the same profile). Benchmarks call it
+ * to time a cold start; results never depend on it, since a cached π equals a freshly solved one.
+ */
+export function resetModelBasedCache(): void {
+  cache.clear();
+}
+
+/**
  * The largest c² in [0, C2_MAX] with mg1kLoss(ρ, c², K) ≤ ε, given loss(0) ≤ ε < loss(C2_MAX) (the loss grows
  * with c²). Regula falsi with the Illinois modification on the bracket: superlinear, about 10 evaluations to
  * 1e-13 where plain bisection takes 50, and the returned end is always on the feasible side, as bisection's `lo`.
