@@ -48,7 +48,7 @@ export function indexedJobManifest(o: IndexedJobOptions): string {
   if (typeof o.image !== 'string' || o.image.length === 0) throw new InputError(SRC, '--image', 'a container image reference', describe(o.image));
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.claim)) throw new InputError(SRC, '--claim', 'a PersistentVolumeClaim name (DNS label)', describe(o.claim));
   const id = o.experiment.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, '');
-  const name = o.name ?? `exitlab-${id}`;
+  const name = o.name ?? `exitlab-${id.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+$/, '')}`;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 50) throw new InputError(SRC, '--name', 'a DNS label of at most 50 characters', describe(name));
   const parallelism = o.parallelism ?? o.shards;
   if (!Number.isSafeInteger(parallelism) || parallelism < 1) throw new InputError(SRC, '--parallelism', 'an integer ≥ 1', describe(parallelism));

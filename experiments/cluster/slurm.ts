@@ -94,7 +94,7 @@ export function slurmScripts(o: SlurmJobOptions): SlurmScripts {
   const account = directiveValue('--account', o.account, 'an account name', word);
   const qos = directiveValue('--qos', o.qos, 'a QOS name', word);
   const id = o.experiment.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, '');
-  const name = directiveValue('--job-name', o.jobName ?? `exitlab-${id}`, 'a job name of letters, digits and - _ .', /^[A-Za-z0-9_.-]+$/)!;
+  const name = directiveValue('--job-name', o.jobName ?? `exitlab-${id.replace(/[^A-Za-z0-9_.-]+/g, '-')}`, 'a job name of letters, digits and - _ .', /^[A-Za-z0-9_.-]+$/)!;
   const q = shellQuote;
   const exitlab = o.exitlab.map(q).join(' ');
   const runArgs = (o.runArgs ?? []).map(q).join(' ');
