@@ -1,5 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { InputError } from '../lib/errors.ts';
 import { shellQuote, slurmScripts, type SlurmJobOptions } from '../experiments/cluster/slurm.ts';
 import { indexedJobManifest } from '../experiments/cluster/kubernetes.ts';
@@ -54,6 +58,33 @@ s('kubernetes: an Indexed Job whose pods take JOB_COMPLETION_INDEX as their shar
   for (let i = 0; i < 8; i++) assert.ok(docs[1].includes(`/runs/q/shard-${i}`));
   assert.throws(() => indexedJobManifest({ experiment: 'q', shards: 2, image: 'i', out: '/r', claim: 'Bad_Name', mountPath: '/r' }), (e: unknown) => e instanceof InputError && /--claim/.test((e as Error).message));
   assert.throws(() => indexedJobManifest({ experiment: 'q', shards: 2, image: 'i', out: 'r', claim: 'ok', mountPath: '/r' }), (e: unknown) => e instanceof InputError && /--out/.test((e as Error).message));
+});
+
+s('the CLI: exitlab slurm writes both scripts (and refuses to replace them without --force); exitlab kubernetes prints the YAML', () => {
+  const root = resolve(import.meta.dirname, '..');
+  const bin = join(root, 'experiments', 'exitlab.mjs');
+  const dir = mkdtempSync(join(tmpdir(), 'exitlab-cluster-'));
+  try {
+    const out = join(dir, 'run');
+    const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8' });
+    const r = cli('slurm', 'queue-sweep', '--quick', '--shards', '3', '--out', out, '--time', '10');
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /submit with: jid=\$\(sbatch --parsable /);
+    const shards = readFileSync(join(out, 'slurm', 'shards.sbatch'), 'utf8');
+    assert.match(shards, /#SBATCH --array=0-2/);
+    assert.match(shards, / run queue-sweep --quick --shard "\$SLURM_ARRAY_TASK_ID\/3" /);
+    assert.ok(existsSync(join(out, 'slurm', 'merge.sbatch')) && existsSync(join(out, 'logs')));
+    const again = cli('slurm', 'queue-sweep', '--shards', '3', '--out', out);
+    assert.is(again.status, 3, 'an existing script is not replaced without --force');
+    assert.match(again.stderr, /shards\.sbatch.*--force/);
+    assert.is(cli('slurm', 'queue-sweep', '--shards', '3', '--out', out, '--force').status, 0);
+    assert.is(cli('slurm', 'queue-swep', '--shards', '3', '--out', out).status, 2);
+    const k = cli('kubernetes', 'queue-sweep', '--shards', '2', '--image', 'exitlab:1', '--claim', 'runs');
+    assert.is(k.status, 0, k.stderr);
+    assert.match(k.stdout, /completionMode: Indexed/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 s.run();
