@@ -170,6 +170,10 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
     // `model` control: rung per λ̂ bucket for the current capacity.
     let cache = new Map<number, number>();
     let cacheCapacity = NaN;
+    // Bounds (jobs/ms) of the last bucket looked up, and its rung; empty until the first lookup.
+    let lastLo = Infinity;
+    let lastHi = -Infinity;
+    let lastRung = 0;
     const use = (r: number): undefined => {
       current = r;
       theta = ladder![r].thresholds;
@@ -182,6 +186,8 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
         top = ladder.length - 1;
         cache = new Map();
         cacheCapacity = NaN;
+        lastLo = Infinity;
+        lastHi = -Infinity;
         use(top);
         return {
           details: {
@@ -199,13 +205,21 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
         if (capacity !== cacheCapacity) {
           cache = new Map();
           cacheCapacity = capacity;
+          lastLo = Infinity;
+          lastHi = -Infinity;
         }
+        // The estimate moves a little at every arrival and mostly stays in its bucket: test the last bucket's
+        // bounds first (with a margin far above log/exp round-off, so the answer never depends on that shortcut).
+        if (rate > lastLo && rate < lastHi) return use(lastRung);
         const bucket = Math.round(Math.log(rate) / logBase);
         let r = cache.get(bucket);
         if (r === undefined) {
           r = modelRung(ladder, Math.exp(bucket * logBase), capacity, lossTarget);
           cache.set(bucket, r);
         }
+        lastLo = Math.exp((bucket - 0.5) * logBase) * (1 + 1e-9);
+        lastHi = Math.exp((bucket + 0.5) * logBase) * (1 - 1e-9);
+        lastRung = r;
         return use(r);
       },
       decide(view) {
