@@ -19,8 +19,7 @@ import { burstyArrivals, loadSteps, type ArrivalConfig } from '../lib/arrivals.t
 import { loadTrace } from '../lib/io.ts';
 import { modelInfo } from '../lib/policy.ts';
 import { simulate, type QueueMetrics } from '../lib/queue.ts';
-import { Rng } from '../lib/random.ts';
-import type { RawParams } from '../lib/registry.ts';
+import { instantiate, loadPolicy, type RawParams } from '../lib/registry.ts';
 import { scoreTrace } from '../lib/scores.ts';
 import { getPolicySpec } from '../policies/index.ts';
 
@@ -98,9 +97,10 @@ for (const B of buffers) {
     const runs = new Map<string, QueueMetrics[]>();
     for (const e of entries) {
       const spec = getPolicySpec(e.policy);
+      await loadPolicy(spec);
       const ms: QueueMetrics[] = [];
       for (let seed = 1; seed <= nSeeds; seed++) {
-        const policy = spec.create(spec.parse(e.params), { rng: new Rng(seed).fork(e.label), model: modelInfo(validation) });
+        const policy = instantiate(spec, e.params, { seed, model: modelInfo(validation) });
         const budgetMs = e.budgetFraction === undefined ? undefined : cost[0] + e.budgetFraction * (cost[K - 1] - cost[0]);
         policy.fit?.(validation, budgetMs === undefined ? {} : { budgetMs });
         const m = simulate(policy, test, { bufferCapacity: B, arrivals: arrivalsFor(values.arrivals!, lambda), maxArrivals: warm + jobs, warmup: { arrivals: warm }, seed }).metrics;

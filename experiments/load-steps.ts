@@ -18,8 +18,7 @@ import { loadSteps } from '../lib/arrivals.ts';
 import { loadTrace } from '../lib/io.ts';
 import { modelInfo } from '../lib/policy.ts';
 import { simulate, type TimeSeries } from '../lib/queue.ts';
-import { Rng } from '../lib/random.ts';
-import type { RawParams } from '../lib/registry.ts';
+import { instantiate, loadPolicy, type RawParams } from '../lib/registry.ts';
 import { scoreTrace } from '../lib/scores.ts';
 import { getPolicySpec } from '../policies/index.ts';
 
@@ -60,9 +59,10 @@ console.log(`load-steps: ${test.trace}, λ/μ ${loads.join(' → ')}, phases of 
 console.log(`${'policy'.padEnd(12)} ${loads.map((l) => `λ/μ=${l}: loss first/rest, acc first/rest`.padEnd(44)).join(' ')}`);
 for (const e of entries) {
   const spec = getPolicySpec(e.policy);
+  await loadPolicy(spec);
   let pooled: { arrived: number[]; lost: number[]; served: number[]; correct: number[]; timeMs: number[] } | undefined;
   for (let seed = 1; seed <= nSeeds; seed++) {
-    const policy = spec.create(spec.parse(e.params), { rng: new Rng(seed).fork(e.label), model: modelInfo(validation) });
+    const policy = instantiate(spec, e.params, { seed, model: modelInfo(validation) });
     const budgetMs = e.budgetFraction === undefined ? undefined : cost[0] + e.budgetFraction * (cost[K - 1] - cost[0]);
     policy.fit?.(validation, budgetMs === undefined ? {} : { budgetMs });
     const ts = simulate(policy, test, { bufferCapacity: B, arrivals: loadSteps(1 / unit, phaseMs, loads), horizonMs: loads.length * phaseMs, timeSeriesEveryMs: everyMs, seed }).timeSeries as TimeSeries;

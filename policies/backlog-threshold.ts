@@ -32,7 +32,7 @@
  */
 import { exitsByThresholds, geometricShares, thresholdsBySorting } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
-import { mg1kLoss } from '../lib/mg1k.ts';
+import { mg1kLoss } from './mg1k.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 import type { ScoredTrace } from '../lib/scores.ts';

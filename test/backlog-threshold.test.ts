@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backlogRung, fitLadder, modelRung, type Rung } from '../policies/backlog-threshold.ts';
 import { backlogThreshold, budgetedThreshold, threshold } from '../policies/index.ts';
-import { mg1kLoss } from '../lib/mg1k.ts';
+import { mg1kLoss } from '../policies/mg1k.ts';
 import { modelInfo, TraceCursor, type Policy, type SystemState } from '../lib/policy.ts';
 import { simulate } from '../lib/queue.ts';
 import { Rng } from '../lib/random.ts';
