@@ -7,8 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { InputError } from '../../lib/errors.ts';
 import { atomicWrite } from '../../lib/io.ts';
 import { textTable } from '../../lib/report.ts';
@@ -383,6 +382,9 @@ function partPlots(part: ReportPart, rows: readonly SummaryRow[]): Plot[] {
 }
 
 async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // Loaded on first render, not at import: importing `exitlab/experiments` to declare an experiment must not load
+  // the plotting stack (vega-canvas has a top-level await, which a CommonJS consumer cannot load).
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
