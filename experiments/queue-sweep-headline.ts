@@ -59,6 +59,12 @@ const lines = [
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 const tally = { win: 0, tie: 0, loss: 0 };
+/** Verdicts per trace × arrivals and per buffer size. */
+const byGroup = new Map<string, { win: number; tie: number; loss: number }>();
+const count = (key: string, v: 'win' | 'tie' | 'loss') => {
+  if (!byGroup.has(key)) byGroup.set(key, { win: 0, tie: 0, loss: 0 });
+  byGroup.get(key)![v]++;
+};
 for (const g of order) {
   const byLabel = groups.get(g)!;
   const summary = (label: string) => {
@@ -77,11 +83,16 @@ for (const g of order) {
   const verdict = dm - dh > 0 ? 'win' : dm + dh < 0 ? 'loss' : 'tie';
   tally[verdict]++;
   const [t, arr, B, l] = g.split('|');
+  count(`${t} / ${arr}`, verdict);
+  count(`best control: ${ours.label}`, verdict);
+  count(`B = ${B}`, verdict);
   lines.push(
     `| ${t} | ${arr} | ${B} | ${l} | ${ours.label} | ${ours.acc.toFixed(4)} | ${ours.loss.toFixed(4)} | ${ours.p95.toFixed(3)} | ${theirs.label} | ${theirs.acc.toFixed(4)} | ${theirs.loss.toFixed(4)} | ${theirs.p95.toFixed(3)} | ${dm >= 0 ? '+' : ''}${dm.toFixed(4)} ± ${dh.toFixed(4)} | ${verdict} |`,
   );
 }
 lines.push('', `${tally.win} wins, ${tally.tie} ties, ${tally.loss} losses of ${tally.win + tally.tie + tally.loss} settings (best control vs best of ${EXISTING.join(', ')}).`);
+lines.push('', '| group | wins | ties | losses |', '|---|---|---|---|');
+for (const [k, v] of [...byGroup.entries()].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))) lines.push(`| ${k} | ${v.win} | ${v.tie} | ${v.loss} |`);
 const out = lines.join('\n') + '\n';
 if (values.md) writeFileSync(values.md, out);
 process.stdout.write(out);
