@@ -1,8 +1,8 @@
 /**
  * Arrival-rate sweep of the backlog-aware policies (issues 4 and 17): λ from 0.2× to 3× the service rate μ of the
  * full network, buffers B ∈ {5, 10, 50}, Poisson, bursty (MMPP2, 5× peaks 20% of the time) and load-step
- * (λ/μ × 0.5 → 2 → 0.8) arrivals, both fixtures, three seeds, 10,000 measured arrivals per cell after a warm-up of
- * 2,000. Policies: the plain network, the ordinary EEN (budgeted max-prob thresholds, budget half-way between the
+ * (λ/μ × 0.5 → 2 → 0.8) arrivals, both fixtures, five seeds (paired comparisons need more than three), 20,000
+ * measured arrivals per cell after a warm-up of 2,000 (about 18 min on 2 cores). Policies: the plain network, the ordinary EEN (budgeted max-prob thresholds, budget half-way between the
  * first and last exit's cost), the three single-exit schedulers of Casale & Roveri (reactive, model-based,
  * rate-based), and our backlog-threshold family with each of its three controls on the max-prob and entropy scores.
  * Run: npx exitlab run queue-sweep [--quick]. The recorded result is docs/results/queue-sweep.md; its headline
@@ -18,11 +18,11 @@ export default defineExperiment({
   id: 'queue-sweep',
   description: 'Backlog-aware thresholds and single-exit schedulers vs ordinary EEN and plain network over arrival rate, buffer size and arrival process.',
   traces: ['fixtures/fashion-mnist-cnn/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
-  seeds: [1, 2, 3],
+  seeds: [1, 2, 3, 4, 5],
   parts: [
     {
       name: 'sweep',
-      workload: { kind: 'queue', jobs: 10000, warmup: 2000 },
+      workload: { kind: 'queue', jobs: 20000, warmup: 2000 },
       policies: [
         { label: 'plain', policy: 'fixed-exit', params: { exit: -1 } },
         { label: 'EEN', policy: 'budgeted-threshold', params: { score: 'maxprob' }, budgetFraction: 0.5 },
