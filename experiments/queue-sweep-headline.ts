@@ -6,13 +6,16 @@
  * response time of both, and a verdict: win / tie / loss at the 95% level of the paired t interval.
  * Reads only the run's records (`cells.jsonl`); runs no policy.
  *
- * Usage: tsx experiments/queue-sweep-headline.ts DIR [--part sweep] [--md out.md]
+ * Picking the best of several controls after the fact favours them (selection); `--control LABEL` compares one
+ * control fixed in advance instead (e.g. the family's default, `bt-model-maxprob`).
+ *
+ * Usage: tsx experiments/queue-sweep-headline.ts DIR [--part sweep] [--md out.md] [--control LABEL]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { part: { type: 'string', default: 'sweep' }, md: { type: 'string' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { part: { type: 'string', default: 'sweep' }, md: { type: 'string' }, control: { type: 'string' } } });
 if (positionals.length !== 1) throw new Error('usage: tsx experiments/queue-sweep-headline.ts DIR [--part sweep] [--md out.md]');
 const EXISTING = ['EEN', 'reactive', 'model-based', 'rate-based'];
 
@@ -72,7 +75,7 @@ for (const g of order) {
     return { label, acc: mean(m.map((x) => x.accuracyOverall)), loss: mean(m.map((x) => x.lossRatio)), p95: mean(m.map((x) => x.p95ResponseMs)) };
   };
   const pick = (labels: string[]) => labels.filter((l) => byLabel.has(l)).map(summary).sort((a, b) => b.acc - a.acc)[0];
-  const ours = pick([...byLabel.keys()].filter((l) => l.startsWith('bt-')));
+  const ours = pick([...byLabel.keys()].filter((l) => (values.control ? l === values.control : l.startsWith('bt-'))));
   const theirs = pick(EXISTING);
   if (!ours || !theirs) continue;
   const a = byLabel.get(ours.label)!;
