@@ -173,9 +173,9 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
     // `model` control: rung per λ̂ bucket for the current capacity.
     let cache = new Map<number, number>();
     let cacheCapacity = NaN;
-    // Bounds (jobs/ms) of the last bucket looked up, and its rung; empty until the first lookup.
-    let lastLo = Infinity;
-    let lastHi = -Infinity;
+    // Bounds (jobs/ms) of the last bucket looked up ([lo, hi], in a Float64Array: a captured `let` number would box
+    // a new heap number on every write, on the per-job path), and its rung; empty until the first lookup.
+    const last = new Float64Array([Infinity, -Infinity]);
     let lastRung = 0;
     const use = (r: number): undefined => {
       current = r;
@@ -189,8 +189,8 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
         top = ladder.length - 1;
         cache = new Map();
         cacheCapacity = NaN;
-        lastLo = Infinity;
-        lastHi = -Infinity;
+        last[0] = Infinity;
+        last[1] = -Infinity;
         use(top);
         return {
           details: {
@@ -208,20 +208,20 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
         if (capacity !== cacheCapacity) {
           cache = new Map();
           cacheCapacity = capacity;
-          lastLo = Infinity;
-          lastHi = -Infinity;
+          last[0] = Infinity;
+          last[1] = -Infinity;
         }
         // The estimate moves a little at every arrival and mostly stays in its bucket: test the last bucket's
         // bounds first (with a margin far above log/exp round-off, so the answer never depends on that shortcut).
-        if (rate > lastLo && rate < lastHi) return use(lastRung);
+        if (rate > last[0] && rate < last[1]) return use(lastRung);
         const bucket = Math.round(Math.log(rate) / logBase);
         let r = cache.get(bucket);
         if (r === undefined) {
           r = modelRung(ladder, Math.exp(bucket * logBase), capacity, lossTarget);
           cache.set(bucket, r);
         }
-        lastLo = Math.exp((bucket - 0.5) * logBase) * (1 + 1e-9);
-        lastHi = Math.exp((bucket + 0.5) * logBase) * (1 - 1e-9);
+        last[0] = Math.exp((bucket - 0.5) * logBase) * (1 + 1e-9);
+        last[1] = Math.exp((bucket + 0.5) * logBase) * (1 - 1e-9);
         lastRung = r;
         return use(r);
       },
