@@ -1,7 +1,8 @@
 /**
  * Queue simulator throughput: simulates `--jobs` arrivals (default 10,000,000) per policy at λ = μ of the full
  * network (Poisson, B = 10, per-job records off) and prints jobs/s and memory, for a fixed exit, an ordinary
- * EEN (sequential thresholds: one `decide` per exit run), and each scheduler. Memory is sampled before and after
+ * EEN (sequential thresholds: one `decide` per exit run), each scheduler, and the three backlog-threshold controls
+ * (a rung chosen in `commit`, then one `decide` per exit run). Memory is sampled before and after
  * each run: with records off it must not grow with the number of jobs.
  *
  * Usage: tsx experiments/bench-queue.ts [--jobs 10000000] [--trace fixtures/nsl-kdd-mlp/manifest.json]
@@ -15,7 +16,7 @@ import { Rng } from '../lib/random.ts';
 import type { AnyPolicySpec, RawParams } from '../lib/registry.ts';
 import { scoreTrace, type ScoredTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
-import { budgetedThreshold, fixedExit, modelBased, rateBased, reactive } from '../policies/index.ts';
+import { backlogThreshold, budgetedThreshold, fixedExit, modelBased, rateBased, reactive } from '../policies/index.ts';
 
 
 const { values } = parseArgs({ options: { jobs: { type: 'string', default: '10000000' }, trace: { type: 'string' } } });
@@ -39,6 +40,9 @@ const cases: [string, AnyPolicySpec, RawParams, number | undefined][] = [
   ['reactive', reactive, {}, undefined],
   ['model-based', modelBased, {}, undefined],
   ['rate-based', rateBased, {}, undefined],
+  ['backlog-threshold (model)', backlogThreshold, { control: 'model' }, undefined],
+  ['backlog-threshold (reactive)', backlogThreshold, { control: 'reactive' }, undefined],
+  ['backlog-threshold (backlog)', backlogThreshold, { control: 'backlog' }, undefined],
 ];
 const mb = (b: number) => (b / 2 ** 20).toFixed(1);
 for (const [label, spec, params, budgetMs] of cases) {

@@ -23,6 +23,12 @@ export type ArrivalConfig =
    * state switches to the other after an exponential time with mean `meanSojournMs[i]`. Starts in state 0.
    */
   | { readonly kind: 'mmpp2'; readonly ratesPerMs: readonly [number, number]; readonly meanSojournMs: readonly [number, number] }
+  /**
+   * Load steps: Poisson arrivals whose rate is piecewise constant in time — `ratesPerMs[0]` on [0, `atMs[0]`),
+   * `ratesPerMs[i]` on [`atMs[i−1]`, `atMs[i]`), and the last rate from `atMs[n−2]` on (n rates, n − 1 increasing
+   * step times). To measure how fast a controller adapts to a change of load (issue 17). A rate may be 0.
+   */
+  | { readonly kind: 'steps'; readonly ratesPerMs: readonly number[]; readonly atMs: readonly number[] }
   /** One arrival every `intervalMs`, the first at `intervalMs`. */
   | { readonly kind: 'deterministic'; readonly intervalMs: number }
   /** Replay of recorded timestamps (ms): given inline, or read from a text file (one per line) or a 1-D `.npy`. */
@@ -43,6 +49,18 @@ export function burstyArrivals(meanRatePerMs: number, opts: { peakRatio?: number
   return { kind: 'mmpp2', ratesPerMs: [calm, calm * peakRatio], meanSojournMs: [cycleMs * (1 - busyFraction), cycleMs * busyFraction] };
 }
 
+/**
+ * Load steps in units of a service rate: λ/μ = `loads[i]` (μ = `serviceRatePerMs`, e.g. 1 / the full network's
+ * cost) during the i-th of equal phases of `phaseMs` each; the last load holds from then on.
+ * Default loads 0.5 → 2 → 0.8: light, overload, back to moderate.
+ */
+export function loadSteps(serviceRatePerMs: number, phaseMs: number, loads: readonly number[] = [0.5, 2, 0.8]): ArrivalConfig {
+  if (!(serviceRatePerMs > 0 && Number.isFinite(serviceRatePerMs))) throw new InputError('loadSteps', 'serviceRatePerMs', 'a positive finite rate (jobs/ms)', String(serviceRatePerMs));
+  if (!(phaseMs > 0 && Number.isFinite(phaseMs))) throw new InputError('loadSteps', 'phaseMs', 'a positive finite phase length (ms)', String(phaseMs));
+  if (loads.length === 0 || !loads.every((l) => l >= 0 && Number.isFinite(l))) throw new InputError('loadSteps', 'loads', 'a non-empty list of finite loads λ/μ ≥ 0', `[${loads.join(', ')}]`);
+  return { kind: 'steps', ratesPerMs: loads.map((l) => l * serviceRatePerMs), atMs: loads.slice(1).map((_, i) => (i + 1) * phaseMs) };
+}
+
 /** Long-run mean arrival rate of a config, jobs/ms (replay: count over the span of the timestamps). */
 export function meanRate(config: ArrivalConfig): number {
   switch (config.kind) {
@@ -52,6 +70,9 @@ export function meanRate(config: ArrivalConfig): number {
       const [a, b] = config.meanSojournMs;
       return (config.ratesPerMs[0] * a + config.ratesPerMs[1] * b) / (a + b);
     }
+    case 'steps':
+      // The last rate holds forever, so it is the long-run rate.
+      return config.ratesPerMs[config.ratesPerMs.length - 1];
     case 'deterministic':
       return 1 / config.intervalMs;
     case 'replay': {
@@ -104,6 +125,36 @@ export function makeArrivals(config: ArrivalConfig, rng: Rng): ArrivalProcess {
         },
       };
     }
+    case 'steps': {
+      const { ratesPerMs, atMs } = config;
+      if (!Array.isArray(ratesPerMs) || ratesPerMs.length === 0) throw new InputError(src, 'ratesPerMs', 'a non-empty array of rates (jobs/ms)', describe(ratesPerMs));
+      if (!Array.isArray(atMs) || atMs.length !== ratesPerMs.length - 1) throw new InputError(src, 'atMs', `${ratesPerMs.length - 1} step times (one fewer than the rates)`, describe(atMs));
+      const rates = ratesPerMs.map((r, i) => {
+        if (typeof r !== 'number' || !Number.isFinite(r) || r < 0) throw new InputError(src, `ratesPerMs[${i}]`, 'a non-negative finite rate', describe(r));
+        return r;
+      });
+      if (rates[rates.length - 1] === 0) throw new InputError(src, `ratesPerMs[${rates.length - 1}]`, 'a positive last rate (it holds forever)', '0');
+      const ends = atMs.map((t, i) => {
+        if (typeof t !== 'number' || !Number.isFinite(t) || t <= (i === 0 ? 0 : atMs[i - 1])) throw new InputError(src, `atMs[${i}]`, `a finite time > ${i === 0 ? 0 : atMs[i - 1]} ms (step times increase)`, describe(t));
+        return t;
+      });
+      ends.push(Infinity);
+      let t = 0;
+      let seg = 0;
+      // Exponential gaps at the current segment's rate; a gap that crosses the segment's end is discarded and
+      // redrawn from the boundary at the next rate — exact, because the exponential is memoryless.
+      return {
+        next: () => {
+          for (;;) {
+            const r = rates[seg];
+            const candidate = r > 0 ? t + -Math.log(1 - rng.float()) / r : Infinity;
+            if (candidate < ends[seg]) return (t = candidate);
+            t = ends[seg];
+            seg++;
+          }
+        },
+      };
+    }
     case 'deterministic': {
       const dt = positive(src, 'intervalMs', config.intervalMs);
       let i = 0;
@@ -115,7 +166,7 @@ export function makeArrivals(config: ArrivalConfig, rng: Rng): ArrivalProcess {
       return { next: () => (i < times.length ? times[i++] : Infinity) };
     }
     default:
-      throw new InputError('arrivals', 'kind', '"poisson", "mmpp2", "deterministic" or "replay"', describe((config as { kind?: unknown })?.kind));
+      throw new InputError('arrivals', 'kind', '"poisson", "mmpp2", "steps", "deterministic" or "replay"', describe((config as { kind?: unknown })?.kind));
   }
 }
 

@@ -56,6 +56,14 @@ export interface QueueConfig {
   readonly rateWindow?: number;
   /** Keep flat per-job records (memory grows with jobs). Default false. */
   readonly records?: boolean;
+  /**
+   * Warm-up: statistics (every metric) count only jobs that arrive after it, and time averages start at its end,
+   * so steady-state figures carry no start-up bias from the empty initial system. `timeMs`: the warm-up ends at
+   * that simulated time; `arrivals`: it ends at the arrival of job number `arrivals` + 1 (the first `arrivals` jobs
+   * are not counted). The stopping rules (`maxArrivals`, `horizonMs`) still count from time 0 and job 1.
+   * Default: no warm-up. The time series, if any, covers the whole run.
+   */
+  readonly warmup?: { readonly timeMs: number } | { readonly arrivals: number };
   /** Sample queue length and recent exit shares every this many ms. Default: no time series. */
   readonly timeSeriesEveryMs?: number;
   /** Seed of the arrival, sampling and jitter streams (the policy has its own). */
@@ -87,6 +95,14 @@ export interface TimeSeries {
   readonly inSystem: number[];
   /** Exit shares of the jobs served since the previous sample (all zero if none), one array of length K each. */
   readonly exitShares: number[][];
+  /** Arrivals since the previous sample (lost ones included). Loss ratio of an interval = lost / arrived. */
+  readonly arrived: number[];
+  /** Arrivals lost to a full buffer since the previous sample. */
+  readonly lost: number[];
+  /** Jobs served (departed) since the previous sample. */
+  readonly served: number[];
+  /** Of those, correctly classified. Accuracy of an interval counting losses ≈ correct / (served + lost). */
+  readonly correct: number[];
   /**
    * The policy's own current exit distribution at each sample time (`Policy.exitDistribution`, length K), or
    * null where it has none; empty if the policy does not implement it.
@@ -128,8 +144,10 @@ export interface QueueMetrics {
   readonly maxQueue: number;
   /** Exit shares of served jobs, length K. */
   readonly exitShares: readonly number[];
-  /** Simulated time of the last event, ms. */
+  /** Measured span, ms: from the end of the warm-up (0 without one) to the last event. */
   readonly elapsedMs: number;
+  /** When the warm-up ended, ms (0 without one; Infinity if the run ended first). */
+  readonly warmupEndMs: number;
 }
 
 /** What `simulate` returns. */
@@ -199,7 +217,10 @@ interface RunTotals {
   readonly exitCounts: Float64Array;
   /** Response times of served jobs. */
   readonly hist: LogHistogram;
+  /** Measured span, ms: from the end of the warm-up to the last event. */
   readonly elapsedMs: number;
+  /** When the warm-up ended, ms (0 without one; Infinity if the run ended first). */
+  readonly warmupEndMs: number;
   /** Time the server was busy, ms. */
   readonly busyMs: number;
   /** ∫ jobs in system dt, job·ms. */
@@ -236,6 +257,7 @@ function queueMetrics(t: RunTotals): QueueMetrics {
     maxQueue: t.maxQueue,
     exitShares: Array.from(t.exitCounts, (c) => (served ? c / served : 0)),
     elapsedMs: elapsed,
+    warmupEndMs: t.warmupEndMs,
   };
 }
 
@@ -309,6 +331,12 @@ function checkConfig(c: QueueConfig): void {
   if (!Number.isInteger(c.seed)) throw new InputError(src, 'seed', 'an integer', describe(c.seed));
   if (c.rateWindow !== undefined && (!Number.isSafeInteger(c.rateWindow) || c.rateWindow < 1)) throw new InputError(src, 'rateWindow', 'an integer ≥ 1', describe(c.rateWindow));
   if (c.sampling !== undefined && c.sampling !== 'uniform' && c.sampling !== 'permutation') throw new InputError(src, 'sampling', '"uniform" or "permutation"', describe(c.sampling));
+  if (c.warmup !== undefined) {
+    const w = c.warmup as { timeMs?: unknown; arrivals?: unknown };
+    if (typeof w !== 'object' || w === null || ('timeMs' in w) === ('arrivals' in w)) throw new InputError(src, 'warmup', '{ timeMs } or { arrivals }', describe(c.warmup));
+    if ('timeMs' in w && !(typeof w.timeMs === 'number' && w.timeMs >= 0 && Number.isFinite(w.timeMs))) throw new InputError(src, 'warmup.timeMs', 'a finite time ≥ 0 in ms', describe(w.timeMs));
+    if ('arrivals' in w && !(Number.isSafeInteger(w.arrivals) && (w.arrivals as number) >= 0)) throw new InputError(src, 'warmup.arrivals', 'an integer ≥ 0 (jobs not counted)', describe(w.arrivals));
+  }
   if (c.timeSeriesEveryMs !== undefined && !(c.timeSeriesEveryMs > 0)) throw new InputError(src, 'timeSeriesEveryMs', 'a positive interval in ms', describe(c.timeSeriesEveryMs));
   const j = c.jitter;
   if (j !== undefined) {
@@ -382,7 +410,8 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   const GAPSUM = 10;
   const LASTARRIVAL = 11;
   const TSNEXT = 12;
-  const f = new Float64Array(13);
+  const WARMEND = 13;
+  const f = new Float64Array(14);
   f[JOBFACTOR] = 1;
   f[NEXTSERVEREVENT] = Infinity;
   const { arrivals, drawSample, drawFactor } = workloadSources(config, N);
@@ -400,6 +429,8 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   const qArrival = new Float64Array(cap);
   const qSample = new Int32Array(cap);
   const qRecord = new Int32Array(cap);
+  // 1 if the waiting job arrived after the warm-up (its statistics count).
+  const qCounts = new Uint8Array(cap);
   let qHead = 0;
   let qSize = 0;
 
@@ -418,19 +449,32 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   let jobRecord = -1;
   let jobCommitted = -1;
   let jobExit = 0;
+  let jobCounts = 1;
+
+  // Warm-up: a time known up front, or the arrival of job `warmupArrivals` + 1 (until then WARMEND is Infinity).
+  const warmup = config.warmup as { timeMs?: number; arrivals?: number } | undefined;
+  const warmupArrivals = warmup?.arrivals ?? 0;
+  f[WARMEND] = warmup?.timeMs ?? (warmupArrivals > 0 ? Infinity : 0);
+  let measuring = f[WARMEND] === 0;
 
   let nArrivals = 0;
+  let measuredArrivals = 0;
   let served = 0;
   let lost = 0;
   let correct = 0;
   let maxQueue = 0;
 
-  const ts: TimeSeries | undefined = config.timeSeriesEveryMs ? { timeMs: [], inSystem: [], exitShares: [], policyExitShares: [] } : undefined;
+  const ts: TimeSeries | undefined = config.timeSeriesEveryMs
+    ? { timeMs: [], inSystem: [], exitShares: [], policyExitShares: [], arrived: [], lost: [], served: [], correct: [] }
+    : undefined;
   const hasDistribution = driver.hasDistribution;
   const tsEvery = config.timeSeriesEveryMs ?? Infinity;
   f[TSNEXT] = tsEvery;
   const tsCounts = new Float64Array(K);
   let tsServed = 0;
+  let tsArrived = 0;
+  let tsLost = 0;
+  let tsCorrect = 0;
 
   /** Move the clock to t, accumulating time-weighted statistics over (f[NOW], t]. */
   const advance = (t: number): void => {
@@ -441,19 +485,31 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
         ts.inSystem.push(inSystem);
         ts.exitShares.push(Array.from(tsCounts, (c) => (tsServed ? c / tsServed : 0)));
         if (hasDistribution) ts.policyExitShares.push(driver.exitDistribution());
+        ts.arrived.push(tsArrived);
+        ts.lost.push(tsLost);
+        ts.served.push(tsServed);
+        ts.correct.push(tsCorrect);
         tsCounts.fill(0);
         tsServed = 0;
+        tsArrived = 0;
+        tsLost = 0;
+        tsCorrect = 0;
         f[TSNEXT] += tsEvery;
       }
     }
-    const dt = t - f[NOW];
-    f[AREA] += inSystem * dt;
-    if (busy) f[BUSYTIME] += dt;
+    // Time averages only over the part of (f[NOW], t] after the warm-up.
+    const from = f[NOW] > f[WARMEND] ? f[NOW] : f[WARMEND];
+    if (t > from) {
+      const dt = t - from;
+      f[AREA] += inSystem * dt;
+      if (busy) f[BUSYTIME] += dt;
+    }
     f[NOW] = t;
   };
 
-  const startJob = (arrival: number, sample: number, record: number): void => {
+  const startJob = (arrival: number, sample: number, record: number, counts: number): void => {
     busy = true;
+    jobCounts = counts;
     f[JOBARRIVAL] = arrival;
     f[JOBSTART] = f[NOW];
     jobSample = sample;
@@ -477,17 +533,20 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     }
     const exit = jobExit;
     const ok = correctTable[jobSample * K + exit];
-    served++;
-    correct += ok;
-    exitCounts[exit]++;
-    const response = f[NOW] - f[JOBARRIVAL];
-    hist.add(response);
-    f[SUMRESPONSE] += response;
-    if (response > f[MAXRESPONSE]) f[MAXRESPONSE] = response;
-    f[SUMSERVICE] += f[NOW] - f[JOBSTART];
+    if (jobCounts) {
+      served++;
+      correct += ok;
+      exitCounts[exit]++;
+      const response = f[NOW] - f[JOBARRIVAL];
+      hist.add(response);
+      f[SUMRESPONSE] += response;
+      if (response > f[MAXRESPONSE]) f[MAXRESPONSE] = response;
+      f[SUMSERVICE] += f[NOW] - f[JOBSTART];
+    }
     if (ts) {
       tsCounts[exit]++;
       tsServed++;
+      tsCorrect += ok;
     }
     if (records) {
       records.endMs[jobRecord] = f[NOW];
@@ -501,7 +560,7 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
       const h = qHead;
       qHead = (qHead + 1) % cap;
       qSize--;
-      startJob(qArrival[h], qSample[h], qRecord[h]);
+      startJob(qArrival[h], qSample[h], qRecord[h], qCounts[h]);
     } else if (hasEvent) {
       driver.event({ kind: 'idle', timeMs: f[NOW] });
     }
@@ -527,6 +586,13 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
       continue;
     }
     nArrivals++;
+    if (!measuring && (warmupArrivals > 0 ? nArrivals > warmupArrivals : f[NOW] >= f[WARMEND])) {
+      measuring = true;
+      if (f[WARMEND] === Infinity) f[WARMEND] = f[NOW];
+    }
+    const counts = measuring ? 1 : 0;
+    measuredArrivals += counts;
+    if (ts) tsArrived++;
     if (nArrivals > 1) {
       const slot = (nArrivals - 2) % W;
       if (gapCount === W) f[GAPSUM] -= gaps[slot];
@@ -538,16 +604,18 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     const sample = drawSample();
     const rec = records ? records.push(f[NOW], sample, qSize) : -1;
     if (!busy) {
-      startJob(f[NOW], sample, rec);
+      startJob(f[NOW], sample, rec, counts);
     } else if (qSize < B) {
       const tail = (qHead + qSize) % cap;
       qArrival[tail] = f[NOW];
       qSample[tail] = sample;
       qRecord[tail] = rec;
+      qCounts[tail] = counts;
       qSize++;
-      if (qSize > maxQueue) maxQueue = qSize;
+      if (counts && qSize > maxQueue) maxQueue = qSize;
     } else {
-      lost++;
+      lost += counts;
+      if (ts) tsLost++;
       if (records) records.lost[rec] = 1;
       if (hasEvent) driver.event({ kind: 'loss', timeMs: f[NOW], queueLength: qSize });
     }
@@ -556,20 +624,24 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   }
   if (!drain && horizon < Infinity && f[NOW] < horizon) advance(horizon);
 
+  // Only jobs that arrived after the warm-up are in the statistics, so only they count as still in the system.
+  let inSystemAtEnd = busy ? jobCounts : 0;
+  for (let i = 0; i < qSize; i++) inSystemAtEnd += qCounts[(qHead + i) % cap];
   const metrics = queueMetrics({
     policy: policy.name,
     trace: `${scored.trace.provenance.model}/${scored.trace.provenance.split}`,
     bufferCapacity: B,
     seed: config.seed,
-    arrivals: nArrivals,
+    arrivals: measuredArrivals,
     served,
     lost,
     correct,
-    inSystemAtEnd: qSize + (busy ? 1 : 0),
+    inSystemAtEnd,
     maxQueue,
     exitCounts,
     hist,
-    elapsedMs: f[NOW],
+    elapsedMs: f[NOW] > f[WARMEND] ? f[NOW] - f[WARMEND] : 0,
+    warmupEndMs: f[WARMEND],
     busyMs: f[BUSYTIME],
     areaInSystem: f[AREA],
     sumResponseMs: f[SUMRESPONSE],

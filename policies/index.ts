@@ -5,6 +5,7 @@
 import { InputError } from '../lib/errors.ts';
 import type { AnyPolicySpec } from '../lib/registry.ts';
 import { adaeeUcb } from './adaee-ucb.ts';
+import { backlogThreshold } from './backlog-threshold.ts';
 import { budgetedThreshold } from './budgeted-threshold.ts';
 import { dee } from './dee.ts';
 import { eenet } from './eenet/index.ts';
@@ -19,7 +20,7 @@ import { threshold } from './threshold.ts';
 import { tunedThreshold } from './tuned-threshold.ts';
 
 /** Every registered policy family, by registry name. */
-export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased, dee, tunedThreshold, leeUcb, adaeeUcb, egreedyContext, eenet];
+export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased, dee, tunedThreshold, leeUcb, adaeeUcb, egreedyContext, eenet, backlogThreshold];
 
 /**
  * Look a policy family up by name.
@@ -31,4 +32,4 @@ export function getPolicySpec(name: string): AnyPolicySpec {
   return spec;
 }
 
-export { adaeeUcb, budgetedThreshold, dee, eenet, egreedyContext, fixedExit, leeUcb, modelBased, randomExit, rateBased, reactive, threshold, tunedThreshold };
+export { adaeeUcb, backlogThreshold, budgetedThreshold, dee, eenet, egreedyContext, fixedExit, leeUcb, modelBased, randomExit, rateBased, reactive, threshold, tunedThreshold };

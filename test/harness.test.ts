@@ -109,7 +109,7 @@ s('config validation: each bad field is named', () => {
     [{ ...decl, parts: [{ ...part1, axes: { ...part1.axes, lambdaOverMu: [0.5, 1, -2] } }] }, /parts\[0\]\.axes\.lambdaOverMu\[2\]: expected positive multiples of μ, got -2/],
     [{ ...decl, parts: [part0, { ...part1, axes: { ...part1.axes, bufferSize: [5, 5] } }] }, /parts\[1\]\.axes\.bufferSize\[1\]: expected a value not already on the axis/],
     [{ ...decl, parts: [{ ...part0, axes: { budget: [0.5] } }] }, /parts\[0\]\.axes\.budget: expected one of budgetFraction, got an unknown key/],
-    [{ ...decl, parts: [{ ...part1, axes: { ...part1.axes, arrivals: ['gamma'] } }] }, /parts\[0\]\.axes\.arrivals\[0\]: expected "poisson" or "bursty", got "gamma"/],
+    [{ ...decl, parts: [{ ...part1, axes: { ...part1.axes, arrivals: ['gamma'] } }] }, /parts\[0\]\.axes\.arrivals\[0\]: expected "poisson", "bursty" or "steps", got "gamma"/],
     [{ ...decl, parts: [{ ...part1, workload: { kind: 'queue', jobs: 0 } }] }, /parts\[0\]\.workload\.jobs: expected an integer ≥ 1/],
     [{ ...decl, parts: [{ ...part1, baselines: undefined, policies: [{ label: 'b', policy: 'budgeted-threshold' }] }] }, /parts\[0\]\.policies\[0\]\.budgetFraction: expected a budget fraction \(budgeted policy in a queue part/],
     [{ ...decl, parts: [{ ...part1, workload: { kind: 'batch' } }] }, /parts\[0\]\.workload\.kind: expected "offline", "queue" or "online"/],

@@ -209,7 +209,7 @@ s('bad configs are InputErrors naming the field', () => {
     [{ bufferCapacity: 1.5 }, /bufferCapacity/],
     [{ maxArrivals: undefined }, /maxArrivals\/horizonMs: expected at least one stopping rule/],
     [{ arrivals: { kind: 'poisson', ratePerMs: -2 } }, /ratePerMs: expected a positive finite number/],
-    [{ arrivals: { kind: 'gamma' } }, /kind: expected "poisson", "mmpp2", "deterministic" or "replay"/],
+    [{ arrivals: { kind: 'gamma' } }, /kind: expected "poisson", "mmpp2", "steps", "deterministic" or "replay"/],
     [{ jitter: { kind: 'lognormal', cv: NaN } }, /jitter\.cv/],
     [{ sampling: 'random' }, /sampling: expected "uniform" or "permutation"/],
   ];

@@ -1,9 +1,10 @@
 /**
  * The queue workload: the model served behind a finite buffer (`lib/queue.ts`, an M/G/1/B-style event loop),
- * arrivals at a multiple of the full network's service rate, Poisson or bursty. Records loss ratio, accuracy
- * (served, and counting lost jobs as failures), response-time percentiles, utilisation and throughput.
+ * arrivals at a multiple of the full network's service rate, Poisson, bursty or in load steps, after an optional
+ * warm-up. Records loss ratio, accuracy (served, and counting lost jobs as failures), response-time percentiles,
+ * utilisation and throughput.
  */
-import { burstyArrivals } from '../../lib/arrivals.ts';
+import { burstyArrivals, loadSteps, type ArrivalConfig } from '../../lib/arrivals.ts';
 import { simulate } from '../../lib/queue.ts';
 import { axis, instantiate, intOption, isOneOf, isPositive, knownKeys, num, ownBudget, requireOwnBudgets } from './common.ts';
 import type { Workload } from './types.ts';
@@ -11,8 +12,13 @@ import type { Workload } from './types.ts';
 /** `part.workload` of a queue part. */
 export interface QueueWorkloadDecl {
   readonly kind: 'queue';
-  /** Arrivals simulated per cell. */
+  /** Arrivals measured per cell (after the warm-up). */
   readonly jobs: number;
+  /**
+   * Arrivals simulated before statistics start (`QueueConfig.warmup`), so steady-state figures carry no bias from
+   * the empty start. Default 0.
+   */
+  readonly warmup?: number;
 }
 
 /** Sweep axes of a queue part. */
@@ -21,28 +27,44 @@ export interface QueueAxes {
   readonly lambdaOverMu: readonly number[];
   /** Buffer places B. */
   readonly bufferSize: readonly number[];
-  /** Arrival process: Poisson, or bursty (two-state MMPP, 5× peaks 20% of the time, same mean). */
-  readonly arrivals: readonly ('poisson' | 'bursty')[];
+  /**
+   * Arrival process: Poisson; bursty (two-state MMPP, 5× peaks 20% of the time, same mean); or steps: Poisson whose
+   * load steps through λ/μ × (0.5, 2, 0.8) in three equal phases, sized so the three phases hold the cell's arrivals
+   * in expectation (warm-up included) — how fast a controller adapts to a change of load (issue 17).
+   */
+  readonly arrivals: readonly ('poisson' | 'bursty' | 'steps')[];
+}
+
+/** Relative loads of the `steps` arrival process's three phases (light, overload, back to moderate). */
+export const STEP_LOADS: readonly number[] = [0.5, 2, 0.8];
+
+/** The arrival process of a cell: `kind` at mean-load rate `lambda` (jobs/ms); `arrivals` is the cell's total. */
+export function queueArrivals(kind: string, lambda: number, arrivals: number): ArrivalConfig {
+  if (kind === 'bursty') return burstyArrivals(lambda);
+  if (kind === 'steps') return loadSteps(lambda, arrivals / (lambda * STEP_LOADS.reduce((a, b) => a + b, 0)), STEP_LOADS);
+  return { kind: 'poisson', ratePerMs: lambda };
 }
 
 /** Validated options, stored in every cell. */
 export interface QueueOptions extends Readonly<Record<string, unknown>> {
   readonly jobs: number;
+  readonly warmup: number;
 }
 
 /** The queue workload (kind `queue`). */
 export const queue: Workload<QueueWorkloadDecl, QueueAxes, QueueOptions> = {
   kind: 'queue',
-  description: 'the model behind a buffer of B places, arrivals at λ/μ of the full network’s rate (Poisson or bursty MMPP2)',
+  description: 'the model behind a buffer of B places, arrivals at λ/μ of the full network’s rate (Poisson, bursty MMPP2 or load steps), optional warm-up',
   parse(workload, axes, where) {
-    knownKeys(where, 'workload', workload, ['kind', 'jobs']);
+    knownKeys(where, 'workload', workload, ['kind', 'jobs', 'warmup']);
     const jobs = intOption(where, 'workload.jobs', workload.jobs, 1, 'arrivals per cell');
+    const warmup = intOption(where, 'workload.warmup', workload.warmup, 0, 'warm-up arrivals per cell', 0);
     const a = knownKeys(where, 'axes', axes ?? {}, ['lambdaOverMu', 'bufferSize', 'arrivals']);
     // Key order, outermost first (records are keyed arrivals=…,bufferSize=…,lambdaOverMu=…).
     return {
-      options: { jobs },
+      options: { jobs, warmup },
       axes: [
-        axis(where, 'arrivals', a.arrivals, isOneOf('poisson', 'bursty'), '"poisson" or "bursty"', { categorical: true }),
+        axis(where, 'arrivals', a.arrivals, isOneOf('poisson', 'bursty', 'steps'), '"poisson", "bursty" or "steps"', { categorical: true }),
         axis(where, 'bufferSize', a.bufferSize, (x) => Number.isSafeInteger(x) && (x as number) >= 0, 'integer buffer sizes ≥ 0', { title: 'buffer size B' }),
         axis(where, 'lambdaOverMu', a.lambdaOverMu, isPositive, 'positive multiples of μ', { title: 'λ/μ' }),
       ],
@@ -54,13 +76,13 @@ export const queue: Workload<QueueWorkloadDecl, QueueAxes, QueueOptions> = {
   quickKeys: ['jobs'],
   quick: (workload, q, where) => (q.jobs === undefined ? workload : { ...workload, jobs: intOption({ source: where.source, at: 'quick' }, 'jobs', q.jobs, 1, 'arrivals per cell') }),
   async run(cell, ctx) {
-    const { jobs } = cell.options as QueueOptions;
+    const { jobs, warmup } = cell.options as QueueOptions;
     const cost = ctx.model.costMs;
     const lambda = num(cell.axes, 'lambdaOverMu') / cost[cost.length - 1];
-    const arrivals = cell.axes.arrivals === 'bursty' ? burstyArrivals(lambda) : { kind: 'poisson' as const, ratePerMs: lambda };
+    const arrivals = queueArrivals(String(cell.axes.arrivals), lambda, warmup + jobs);
     const policy = instantiate(ctx.spec!, cell.params, { seed: cell.seed, model: ctx.model });
     policy.fit?.(ctx.validation, ctx.budgetMs === undefined ? {} : { budgetMs: ctx.budgetMs });
-    const { metrics: m } = simulate(policy, ctx.test, { bufferCapacity: num(cell.axes, 'bufferSize'), arrivals, maxArrivals: jobs, seed: cell.seed });
+    const { metrics: m } = simulate(policy, ctx.test, { bufferCapacity: num(cell.axes, 'bufferSize'), arrivals, maxArrivals: warmup + jobs, ...(warmup > 0 ? { warmup: { arrivals: warmup } } : {}), seed: cell.seed });
     return {
       metrics: {
         lossRatio: m.lossRatio,
