@@ -335,6 +335,7 @@ s('property: any interleaving of SIGKILLed runs, --resume and two concurrent run
   const total = expandCells(resolveExperiment(longer)).length;
   assert.is(readRecords(uninterrupted).length, total);
   let n = 0;
+  // Seed 6 draws [kill at 8], [two at once], [kill at 8, then two at once]: the last has both breaking one stale lock.
   const step = fc.oneof(fc.record({ kill: fc.integer({ min: 0, max: total - 1 }) }), fc.constant({ pair: true as const }));
   await fc.assert(
     fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 2 }), async (steps) => {
@@ -354,7 +355,7 @@ s('property: any interleaving of SIGKILLed runs, --resume and two concurrent run
       assert.is(new Set(keys).size, keys.length, 'a key written twice');
       assert.equal(sorted(out), sorted(uninterrupted));
     }),
-    { numRuns: 3, seed: 15, endOnFailure: true },
+    { numRuns: 3, seed: 6, endOnFailure: true },
   );
 });
 
