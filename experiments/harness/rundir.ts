@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { InputError, describe } from '../../lib/errors.ts';
 import type { AxisSet, CellRecord } from '../workloads/types.ts';
+import { parsePart, type ExperimentDecl, type PartDecl } from './experiment.ts';
 
 /** Files only exitlab writes into a run directory: a folder holding one of them is a run directory. */
 export const RUN_FILES: readonly string[] = ['config.json', 'run.json', 'cells.jsonl', 'run.lock'];
@@ -310,4 +311,70 @@ export function acquireLock(dir: string, opts: { readonly breakLock?: boolean } 
 /** Whether `dir` holds an exitlab run (one of `RUN_FILES`). */
 export function isRunDir(dir: string): boolean {
   return RUN_FILES.some((f) => existsSync(join(dir, f)));
+}
+
+/**
+ * 1-based line of the first character where `text` stops being valid JSON. V8's messages give a position for
+ * some errors only ("Unexpected token ']', ... is not valid JSON" has none), so find the shortest prefix that
+ * fails for a reason other than ending early: it ends on the offending character.
+ */
+function jsonErrorLine(text: string): number {
+  const failsInside = (k: number) => {
+    try {
+      JSON.parse(text.slice(0, k));
+      return false;
+    } catch (err) {
+      const m = (err as Error).message;
+      if (/end of JSON input/.test(m)) return false;
+      const pos = /position (\d+)/.exec(m);
+      return !(pos && Number(pos[1]) >= k);
+    }
+  };
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (failsInside(mid + 1)) hi = mid;
+    else lo = mid + 1;
+  }
+  return text.slice(0, lo).split('\n').length;
+}
+
+/**
+ * Read a run directory's `config.json`: malformed JSON is an `InputError` naming the file and line, a value that
+ * is not a resolved experiment one naming the field.
+ */
+export function readConfig(dir: string): ExperimentDecl {
+  const path = join(dir, 'config.json');
+  if (!existsSync(path)) throw new InputError(dir, 'config.json', 'a run directory written by `exitlab run`', 'no config.json');
+  const text = readFileSync(path, 'utf8');
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(path, `line ${jsonErrorLine(text)}`, 'the resolved experiment `exitlab run` wrote (valid JSON)', (err as Error).message.replace(/, (\.\.\.)?"[\s\S]*" is not valid JSON$/, ''));
+  }
+  const d = v as Partial<ExperimentDecl> | null;
+  const bad =
+    typeof d !== 'object' || d === null || Array.isArray(d)
+      ? ['(root)', describe(d)]
+      : typeof d.id !== 'string'
+        ? ['id', describe(d.id)]
+        : typeof d.description !== 'string'
+          ? ['description', describe(d.description)]
+          : !Array.isArray(d.traces) || !d.traces.every((t) => typeof t === 'string')
+            ? ['traces', describe(d.traces)]
+            : !Array.isArray(d.seeds) || !d.seeds.every((x) => Number.isSafeInteger(x))
+              ? ['seeds', describe(d.seeds)]
+              : !Array.isArray(d.parts) || !d.parts.every((p) => typeof p === 'object' && p !== null && Array.isArray((p as { policies?: unknown }).policies))
+                ? ['parts', describe(d.parts)]
+                : undefined;
+  if (bad) throw new InputError(path, bad[0], 'the resolved experiment `exitlab run` wrote (id, description, traces, seeds, parts)', bad[1]);
+  try {
+    const decl = d as ExperimentDecl;
+    decl.parts.forEach((p: PartDecl, i) => parsePart(decl.id, p, i));
+  } catch (err) {
+    throw new InputError(path, 'parts', 'the resolved experiment `exitlab run` wrote', (err as Error).message);
+  }
+  return d as ExperimentDecl;
 }
