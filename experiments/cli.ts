@@ -9,10 +9,11 @@
  * `run` runs the cells in a pool of worker threads with a progress bar (plain lines when not a terminal), writes
  * the report and prints its summary.
  *
- * Exit codes (also in README): 0 ok; 1 the run failed (an error while running cells or writing the report);
+ * Exit codes (also in README): 0 ok; 1 the run failed (some cells failed — recorded, listed, retried by
+ * --resume — or an error while writing the report);
  * 2 usage error (unknown command, option or experiment id, a bad option value, a missing argument); 3 bad input
  * (an `InputError`: an invalid experiment declaration, an unreadable trace manifest, a run directory that needs
- * --resume or belongs to another experiment).
+ * --resume or belongs to another experiment, a locked run directory, an --out that is not a run directory).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -160,7 +161,17 @@ interface RunFlags {
   quick: boolean;
   shard?: { index: number; count: number };
   resume: boolean;
+  breakLock: boolean;
+  ignoreForeign: boolean;
   workers?: number;
+}
+
+/** Some cells threw (exit code 1): they are recorded as failure records, every other cell ran. */
+export class CellsFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CellsFailedError';
+  }
 }
 
 async function commandList(): Promise<void> {
@@ -177,6 +188,14 @@ async function commandRun(experiment: string, flags: RunFlags): Promise<void> {
   if (flags.resume && flags.out === undefined) throw new UsageError('option --resume: needs --out DIR (the run directory to continue)');
   const source = sourceOf(experiment);
   const [, { loadSource, progressReporter, runExperiment }, { writeReport }] = await harness();
+  const { releaseHeldLocks } = await import('./harness/rundir.ts');
+  // Ctrl-C or a scheduler's SIGTERM must not leave the run directory locked (exit codes as a shell reports them).
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      releaseHeldLocks();
+      process.exit(code);
+    });
+  }
   const decl = await loadSource(source);
   const out = flags.out ?? join('results', `${decl.id}${flags.quick ? '-quick' : ''}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const result = await runExperiment(decl, {
@@ -187,6 +206,8 @@ async function commandRun(experiment: string, flags: RunFlags): Promise<void> {
     traces: flags.trace,
     shard: flags.shard,
     resume: flags.resume,
+    breakLock: flags.breakLock,
+    ignoreForeign: flags.ignoreForeign,
     workers: flags.workers,
     onStart: (start) => console.log(runHeader(source, out, start, flags.trace !== undefined)),
     onProgress: progressReporter(decl.id),
@@ -195,6 +216,11 @@ async function commandRun(experiment: string, flags: RunFlags): Promise<void> {
   console.log(readFileSync(join(out, 'summary.md'), 'utf8'));
   console.log(`${result.ran} cells run, ${result.skipped} already recorded; records ${join(out, 'cells.jsonl')}`);
   console.log(`report: ${report}`);
+  if (result.foreign.length > 0) console.error(`exitlab: set aside ${result.foreign.length} record(s) of other cells in ${join(out, 'cells.foreign.jsonl')}: ${result.foreign.slice(0, 5).join(', ')}${result.foreign.length > 5 ? ', …' : ''}`);
+  if (result.failed.length > 0) {
+    const list = result.failed.map((f) => `  ${f.key} (${f.label}): ${f.error}`).join('\n');
+    throw new CellsFailedError(`${result.failed.length} of ${result.ran} cells failed (recorded in ${join(out, 'cells.jsonl')}; every other cell ran; rerun with --resume --out ${out} to retry them):\n${list}`);
+  }
 }
 
 function version(): string {
@@ -345,7 +371,9 @@ export function program(): Command {
     .option('--out <dir>', 'run directory (default results/<id>[-quick]-<time>)')
     .option('--quick', 'the experiment\'s quick overrides: fewer seeds, shorter axes', false)
     .addOption(new Option('--shard <i/n>', 'run only cells whose index ≡ i (mod n), 0 ≤ i < n').argParser(parseShardOption))
-    .option('--resume', 'continue the run in --out: cells already recorded are skipped', false)
+    .option('--resume', 'continue the run in --out: cells already recorded are skipped, failed ones run again', false)
+    .option('--break-lock', 'clear a stale run.lock in --out left by a run that was killed (a running one is never broken)', false)
+    .option('--ignore-foreign', 'with --resume: move records of cells not in this experiment to cells.foreign.jsonl instead of refusing', false)
     .addOption(
       new Option('--workers <n>', `worker threads (0 = inline; default and upper bound: available cores, here ${availableParallelism()}, and the cells to run)`).argParser(parseWorkers),
     )
@@ -360,10 +388,12 @@ export function program(): Command {
   p.command('merge')
     .description('merge run directories (shards of the same resolved experiment) into one')
     .argument('<dirs...>', 'run directories')
-    .requiredOption('--out <dir>', 'merged run directory')
-    .action(async (dirs: string[], flags: { out: string }) => {
+    .requiredOption('--out <dir>', 'merged run directory (a new or empty folder)')
+    .option('--force', 'replace the run already in --out', false)
+    .option('--partial', 'merge even if cells of the experiment are in none of the runs (a missing shard)', false)
+    .action(async (dirs: string[], flags: { out: string; force: boolean; partial: boolean }) => {
       const [, , { mergeRuns, writeReport }] = await harness();
-      const n = mergeRuns(dirs, flags.out);
+      const n = mergeRuns(dirs, flags.out, { force: flags.force, partial: flags.partial });
       console.log(`merged ${n} cells from ${dirs.length} runs into ${flags.out}`);
       console.log(`report: ${await writeReport(flags.out)}`);
     });
@@ -423,6 +453,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof InputError) {
       console.error(`exitlab: ${e.message}`);
       return EXIT.badInput;
+    }
+    if (err instanceof CellsFailedError) {
+      console.error(`exitlab: ${e.message}`);
+      return EXIT.runFailed;
     }
     console.error(`exitlab: run failed: ${e.stack ?? e.message}`);
     return EXIT.runFailed;

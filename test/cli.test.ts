@@ -187,7 +187,7 @@ s('run --shard, merge and report: shards merge into the unsharded records', () =
   assert.not.equal(missing.code, 0);
 });
 
-s('bad input exits 3 (invalid declaration, missing manifest); a failing cell exits 1', () => {
+s('bad input exits 3 (invalid declaration, missing manifest, missing arrays: nothing written); a failing cell exits 1 listing the failed cells', () => {
   const badFile = join(dir, 'bad.ts');
   writeFileSync(badFile, expFileText({ ...decl, seeds: [1, 1] }));
   const bad = cli(['run', badFile, '--out', join(dir, 'bad')]);
@@ -196,13 +196,29 @@ s('bad input exits 3 (invalid declaration, missing manifest); a failing cell exi
   const missing = cli(['run', expFile, '--out', join(dir, 'missing'), '--trace', join(dir, 'nowhere.json')]);
   assert.is(missing.code, 3, missing.err);
   assert.match(missing.err, /nowhere\.json: traces: expected a readable trace manifest/);
-  // A manifest that exists but whose arrays do not: the check before the run passes, the cell fails.
+  // A manifest that exists but whose arrays do not: found before anything is written (exit 3, no run directory).
   const torn = join(dir, 'torn', 'manifest.json');
   writeTraceManifest(join(dir, 'torn'), { validation: syntheticTrace({ nSamples: 50, nExits: 3, seed: 1, split: 'validation' }), test: syntheticTrace({ nSamples: 50, nExits: 3, seed: 2, split: 'test' }) });
   for (const f of readdirSync(join(dir, 'torn'))) if (f.endsWith('.npy')) rmSync(join(dir, 'torn', f));
-  const failed = cli(['run', expFile, '--out', join(dir, 'failed'), '--trace', torn, '--workers', '1']);
+  const tornRun = cli(['run', expFile, '--out', join(dir, 'torn-run'), '--trace', torn, '--workers', '1']);
+  assert.is(tornRun.code, 3, tornRun.err);
+  assert.match(tornRun.err, /probs\.npy/);
+  assert.not.ok(existsSync(join(dir, 'torn-run')));
+  // A policy that throws in its cells: those cells are failure records, the others run, the exit code is 1 and
+  // the failed cells are listed.
+  const failing = join(dir, 'failing.ts');
+  writeFileSync(
+    failing,
+    `import { defineExperiment } from ${JSON.stringify(join(root, 'experiments', 'harness', 'experiment.ts'))};\n` +
+      `const boom = { name: 'boom', description: 'throws', defaults: {}, testParams: () => [{}], budgeted: false, parse: () => ({}), create: () => ({ name: 'boom', commit: () => { throw new Error('boom on purpose'); } }) };\n` +
+      `const d = ${JSON.stringify(decl)};\nd.parts[0].policies.push({ label: 'boom', policy: boom });\nexport default defineExperiment(d);\n`,
+  );
+  const failedOut = join(dir, 'failed');
+  const failed = cli(['run', failing, '--out', failedOut, '--workers', '1']);
   assert.is(failed.code, 1, failed.err);
-  assert.match(failed.err, /run failed/);
+  assert.match(failed.err, /2 of 17 cells failed .*rerun with --resume[\s\S]*offline\|.*\|boom\|\|seed=1 \(boom\): .*boom on purpose[\s\S]*seed=2 \(boom\)/);
+  assert.is(readRecords(failedOut).length, CELLS);
+  assert.match(failed.out, /## Failed cells \(2\)/);
   const notAnExperiment = join(dir, 'not-exp.ts');
   writeFileSync(notAnExperiment, 'export default 42;\n');
   const ne = cli(['run', notAnExperiment]);

@@ -17,10 +17,10 @@ s('slurm: every option maps to its #SBATCH line; tasks run their shard with --re
   for (const line of ['#SBATCH --array=0-3%2', '#SBATCH --partition=short', '#SBATCH --time=2:00:00', '#SBATCH --cpus-per-task=4', '#SBATCH --mem=8G', '#SBATCH --account=lab1', '#SBATCH --qos=normal', '#SBATCH --requeue', '#SBATCH --job-name=exitlab-queue-sweep-shards']) {
     assert.ok(shards.split('\n').includes(line), `missing ${line}`);
   }
-  assert.match(shards, /exec \/usr\/bin\/node \/opt\/exitlab\/experiments\/exitlab\.mjs run queue-sweep --quick --seeds 1,2 --shard "\$SLURM_ARRAY_TASK_ID\/4" --out \/runs\/q\/shard-"\$SLURM_ARRAY_TASK_ID" --resume --workers 4$/m);
+  assert.match(shards, /exec \/usr\/bin\/node \/opt\/exitlab\/experiments\/exitlab\.mjs run queue-sweep --quick --seeds 1,2 --shard "\$SLURM_ARRAY_TASK_ID\/4" --out \/runs\/q\/shard-"\$SLURM_ARRAY_TASK_ID" --resume --break-lock --workers 4$/m);
   assert.match(shards, /^cd \/home\/me\/proj$/m);
   for (let i = 0; i < 4; i++) assert.ok(merge.includes(`/runs/q/shard-${i}`));
-  assert.match(merge, /--out \/runs\/q\/all$/m);
+  assert.match(merge, /--out \/runs\/q\/all --force$/m);
   assert.not.match(merge, /--array/);
   // No option, no line: nothing hidden.
   const plain = slurmScripts(base).shards;
@@ -52,7 +52,7 @@ s('kubernetes: an Indexed Job whose pods take JOB_COMPLETION_INDEX as their shar
   assert.match(docs[0], /completionMode: Indexed/);
   assert.match(docs[0], /completions: 8/);
   assert.match(docs[0], /parallelism: 8/);
-  assert.ok(docs[0].includes('--shard \\"$JOB_COMPLETION_INDEX/8\\" --out \\"/runs/q/shard-$JOB_COMPLETION_INDEX\\" --resume --workers 2'), docs[0]);
+  assert.ok(docs[0].includes('--shard \\"$JOB_COMPLETION_INDEX/8\\" --out \\"/runs/q/shard-$JOB_COMPLETION_INDEX\\" --resume --break-lock --workers 2'), docs[0]);
   assert.match(docs[0], /claimName: runs/);
   assert.match(docs[0], /cpu: "2"/);
   for (let i = 0; i < 8; i++) assert.ok(docs[1].includes(`/runs/q/shard-${i}`));

@@ -1,6 +1,6 @@
 /**
  * The same sharded run as a Kubernetes Indexed Job (batch/v1, `completionMode: Indexed`): pod i gets
- * `JOB_COMPLETION_INDEX = i` and runs `exitlab run <experiment> --shard i/N --out <out>/shard-i --resume`, so a pod
+ * `JOB_COMPLETION_INDEX = i` and runs `exitlab run <experiment> --shard i/N --out <out>/shard-i --resume --break-lock`, so a pod
  * restarted by `backoffLimitPerIndex` continues where it stopped. The run directory must be a volume every pod
  * mounts (a ReadWriteMany PersistentVolumeClaim); a second, plain Job merges the shards once the first completes
  * (`kubectl wait --for=condition=complete job/<name>-shards`, then `kubectl apply` the merge job). The manifest
@@ -65,7 +65,7 @@ export function indexedJobManifest(o: IndexedJobOptions): string {
       ]
     : [];
   const extra = (o.runArgs ?? []).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const shardCmd = `exec exitlab run '${o.experiment.replace(/'/g, `'\\''`)}' ${extra ? extra + ' ' : ''}--shard "$JOB_COMPLETION_INDEX/${o.shards}" --out "${o.out}/shard-$JOB_COMPLETION_INDEX" --resume${o.cpus ? ` --workers ${o.cpus}` : ''}`;
+  const shardCmd = `exec exitlab run '${o.experiment.replace(/'/g, `'\\''`)}' ${extra ? extra + ' ' : ''}--shard "$JOB_COMPLETION_INDEX/${o.shards}" --out "${o.out}/shard-$JOB_COMPLETION_INDEX" --resume --break-lock${o.cpus ? ` --workers ${o.cpus}` : ''}`;
   const mergeDirs = Array.from({ length: o.shards }, (_, i) => `"${o.out}/shard-${i}"`).join(' ');
   const volume = [
     '          volumeMounts:',
@@ -88,7 +88,8 @@ export function indexedJobManifest(o: IndexedJobOptions): string {
     '  completionMode: Indexed',
     `  completions: ${o.shards}`,
     `  parallelism: ${parallelism}`,
-    // A failed pod is retried for its own index only; the retry resumes from the shard's records.
+    // A failed pod is retried for its own index only; the retry resumes from the shard's records (--break-lock: the
+    // failed pod, on another host name, may have left the shard's run.lock; the Job runs one pod per index).
     '  backoffLimitPerIndex: 3',
     '  template:',
     '    spec:',
@@ -112,8 +113,9 @@ export function indexedJobManifest(o: IndexedJobOptions): string {
     '      containers:',
     '        - name: merge',
     `          image: ${y(o.image)}`,
-    // Apply this document after the shards job completed (kubectl wait above); merge refuses missing cells.
-    `          command: ["/bin/sh", "-c", ${y(`exec exitlab merge ${mergeDirs} --out "${o.out}/all"`)}]`,
+    // Apply this document after the shards job completed (kubectl wait above); merge refuses missing cells;
+    // --force: the job owns <out>/all, a retried pod replaces what a failed one wrote.
+    `          command: ["/bin/sh", "-c", ${y(`exec exitlab merge ${mergeDirs} --out "${o.out}/all" --force`)}]`,
     ...volume,
     '',
   ].join('\n');

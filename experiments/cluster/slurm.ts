@@ -2,7 +2,7 @@
  * A sharded experiment as a Slurm array job. `exitlab slurm <experiment> --shards N --out DIR` writes two plain
  * `sbatch` scripts a user can read and edit:
  * - `DIR/slurm/shards.sbatch`: an array job `0..N-1` whose task i runs
- *   `exitlab run <experiment> --shard i/N --out DIR/shard-i --resume`; `--resume` makes a requeued or preempted task
+ *   `exitlab run <experiment> --shard i/N --out DIR/shard-i --resume --break-lock`; `--resume` makes a requeued or preempted task
  *   continue where it stopped (finished cells are in `cells.jsonl`, the rest runs), and `--requeue` lets Slurm
  *   requeue it;
  * - `DIR/slurm/merge.sbatch`: merges `DIR/shard-0 … DIR/shard-(N-1)` into `DIR/all` and writes the report; submitted
@@ -107,7 +107,8 @@ export function slurmScripts(o: SlurmJobOptions): SlurmScripts {
   const shards = [
     '#!/bin/bash',
     `# exitlab: ${o.shards} shards of "${o.experiment}", one array task each. Task i runs shard i/${o.shards} into`,
-    `# ${o.out}/shard-i with --resume, so a requeued or preempted task continues where it stopped.`,
+    `# ${o.out}/shard-i with --resume, so a requeued or preempted task continues where it stopped; Slurm runs one`,
+    `# instance of a task at a time, so --break-lock may clear the lock a killed instance left (possibly on another node).`,
     `#SBATCH --job-name=${name}-shards`,
     `#SBATCH --array=0-${o.shards - 1}${throttle}`,
     `#SBATCH --output=${o.out}/logs/shard-%a.log`,
@@ -121,7 +122,7 @@ export function slurmScripts(o: SlurmJobOptions): SlurmScripts {
     'set -euo pipefail',
     `cd ${q(o.workdir)}`,
     `echo "exitlab shard $SLURM_ARRAY_TASK_ID/${o.shards} on $(hostname) at $(date -u +%FT%TZ) (restart count \${SLURM_RESTART_COUNT:-0})"`,
-    `exec ${exitlab} run ${q(o.experiment)} ${runArgs ? runArgs + ' ' : ''}--shard "$SLURM_ARRAY_TASK_ID/${o.shards}" --out ${q(o.out)}/shard-"$SLURM_ARRAY_TASK_ID" --resume${o.cpus ? ` --workers ${o.cpus}` : ''}`,
+    `exec ${exitlab} run ${q(o.experiment)} ${runArgs ? runArgs + ' ' : ''}--shard "$SLURM_ARRAY_TASK_ID/${o.shards}" --out ${q(o.out)}/shard-"$SLURM_ARRAY_TASK_ID" --resume --break-lock${o.cpus ? ` --workers ${o.cpus}` : ''}`,
     '',
   ].join('\n');
   const dirs = Array.from({ length: o.shards }, (_, i) => `${q(o.out)}/shard-${i}`).join(' \\\n  ');
@@ -137,7 +138,8 @@ export function slurmScripts(o: SlurmJobOptions): SlurmScripts {
     ...common,
     'set -euo pipefail',
     `cd ${q(o.workdir)}`,
-    `exec ${exitlab} merge \\\n  ${dirs} \\\n  --out ${q(o.out)}/all`,
+    // --force: the merge job owns DIR/all; a rerun of the job replaces what an earlier, killed attempt wrote.
+    `exec ${exitlab} merge \\\n  ${dirs} \\\n  --out ${q(o.out)}/all --force`,
     '',
   ].join('\n');
   return { shards, merge };

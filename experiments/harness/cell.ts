@@ -18,8 +18,11 @@ export type { CellRecord };
 
 const traces = new Map<string, { validation: ScoredTrace; test: ScoredTrace }>();
 
-/** The validation and test splits of a manifest, scored once per thread. */
-function splits(path: string): { validation: ScoredTrace; test: ScoredTrace } {
+/**
+ * The validation and test splits of a manifest, loaded, validated and scored once per thread (the run loads
+ * every trace this way before it writes anything, so a bad trace is found before the first cell).
+ */
+export function loadSplits(path: string): { validation: ScoredTrace; test: ScoredTrace } {
   const abs = resolve(path);
   let t = traces.get(abs);
   if (!t) {
@@ -34,10 +37,15 @@ function splits(path: string): { validation: ScoredTrace; test: ScoredTrace } {
   return t;
 }
 
+/** Forget this thread's loaded traces (the main thread, once it has checked them and hands cells to workers). */
+export function dropTraceCache(): void {
+  traces.clear();
+}
+
 /** Run one cell. Async because policies trained with TensorFlow.js need the backend initialised first. */
 export async function runCell(cell: Cell): Promise<CellRecord> {
   await initBackend();
-  const { validation, test } = splits(cell.trace);
+  const { validation, test } = loadSplits(cell.trace);
   const model = modelInfo(validation);
   const cost = model.costMs;
   const K = cost.length;

@@ -49,6 +49,21 @@ function nonEmptyArray(id: string, field: string, v: unknown, each: (x: unknown)
   });
 }
 
+/** Seeds are reduced to 32 bits by `Rng` (lib/random.ts), so larger or negative ones would alias others. */
+const MAX_SEED = 2 ** 32 - 1;
+const isSeed = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= MAX_SEED;
+
+const TOP_KEYS = ['id', 'description', 'traces', 'seeds', 'parts', 'quick'];
+const PART_KEYS = ['name', 'workload', 'policies', 'axes', 'baselines', 'baselineGroups'];
+const POLICY_KEYS = ['label', 'policy', 'params', 'budgetFraction'];
+
+/** Reject fields no one reads: a typo (`baseline`, `param`) must not silently drop what it meant to set. */
+function onlyKnown(id: string, at: string, v: object, known: readonly string[]): void {
+  for (const key of Object.keys(v)) {
+    if (!known.includes(key)) throw new InputError(SRC(id), `${at}${at ? '.' : ''}${key}`, `one of the known fields ${known.join(', ')}`, 'an unknown field');
+  }
+}
+
 /** Whether an object has the shape of a `PolicySpec` (what the harness calls on it). */
 function isSpec(v: unknown): v is AnyPolicySpec {
   const s = v as Partial<AnyPolicySpec> | null;
@@ -79,6 +94,7 @@ interface CheckedPart {
 function checkPart(id: string, part: PartDecl, i: number): CheckedPart {
   const where: Where = { source: SRC(id), at: `parts[${i}]` };
   const at = where.at;
+  onlyKnown(id, at, part, PART_KEYS);
   if (typeof part.name !== 'string' || !IDENT.test(part.name)) throw new InputError(SRC(id), `${at}.name`, 'a lower-case identifier', describe(part.name));
   const workload = getWorkload((part.workload as { kind?: unknown } | undefined)?.kind, SRC(id), `${at}.workload.kind`);
   const parsed = workload.parse(part.workload, (part as { axes?: unknown }).axes, where);
@@ -87,6 +103,7 @@ function checkPart(id: string, part: PartDecl, i: number): CheckedPart {
   const references = new Set((workload.references ?? []).map((r) => r.label));
   const policies = part.policies.map((p, j): PolicyInfo => {
     const pat = `${at}.policies[${j}]`;
+    onlyKnown(id, pat, p, POLICY_KEYS);
     if (typeof p.label !== 'string' || p.label.length === 0) throw new InputError(SRC(id), `${pat}.label`, 'a non-empty string', describe(p.label));
     if (labels.has(p.label)) throw new InputError(SRC(id), `${pat}.label`, 'a label unique within the part', JSON.stringify(p.label));
     if (references.has(p.label)) throw new InputError(SRC(id), `${pat}.label`, `a label other than ${[...references].map((r) => `"${r}"`).join(', ')} (a ${workload.kind} part adds that row itself)`, JSON.stringify(p.label));
@@ -116,9 +133,10 @@ function checkAll(decl: ExperimentDecl): CheckedPart[] {
   if (typeof decl !== 'object' || decl === null) throw new InputError('experiment', '(root)', 'an object', describe(decl));
   const id = decl.id;
   if (typeof id !== 'string' || !IDENT.test(id)) throw new InputError('experiment', 'id', 'a lower-case identifier like "my-sweep"', describe(id));
+  onlyKnown(id, '', decl, TOP_KEYS);
   if (typeof decl.description !== 'string') throw new InputError(SRC(id), 'description', 'a string', describe(decl.description));
   nonEmptyArray(id, 'traces', decl.traces, (x) => typeof x === 'string' && x.endsWith('.json'), 'manifest paths (.json)');
-  nonEmptyArray(id, 'seeds', decl.seeds, (x) => Number.isSafeInteger(x), 'integer seeds');
+  nonEmptyArray(id, 'seeds', decl.seeds, isSeed, `integer seeds in [0, ${MAX_SEED}]`);
   if (new Set(decl.seeds).size !== decl.seeds.length) throw new InputError(SRC(id), 'seeds', 'distinct seeds', `[${decl.seeds.join(', ')}]`);
   nonEmptyArray(id, 'parts', decl.parts, (x) => typeof x === 'object' && x !== null, 'parts');
   const names = new Set<string>();
@@ -131,7 +149,7 @@ function checkAll(decl: ExperimentDecl): CheckedPart[] {
   const q = decl.quick;
   if (q !== undefined) {
     if (typeof q !== 'object' || q === null) throw new InputError(SRC(id), 'quick', 'an object', describe(q));
-    if (q.seeds !== undefined) nonEmptyArray(id, 'quick.seeds', q.seeds, (x) => Number.isSafeInteger(x), 'integer seeds');
+    if (q.seeds !== undefined) nonEmptyArray(id, 'quick.seeds', q.seeds, isSeed, `integer seeds in [0, ${MAX_SEED}]`);
     for (const name of Object.keys(q.axes ?? {})) if (!names.has(name)) throw new InputError(SRC(id), `quick.axes.${name}`, `a part name (${[...names].join(', ')})`, 'an unknown part');
     const read = new Set(parts.flatMap((p) => p.workload.quickKeys));
     for (const key of Object.keys(q)) {

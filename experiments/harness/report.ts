@@ -5,7 +5,7 @@
  * plots it gets are declared by its workload (`Workload.metrics`, `rankBy`, `plots`, `bestBaseline`); this file
  * only renders those declarations, plus one exit-share chart per part.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { InputError } from '../../lib/errors.ts';
@@ -14,7 +14,10 @@ import { textTable } from '../../lib/report.ts';
 import type { AxisValue, BestBaselineDecl, CellRecord, ParsedPart, PlotDecl } from '../workloads/types.ts';
 import type { AnyWorkload } from '../workloads/types.ts';
 import { parsePart, type ExperimentDecl, type PartDecl } from './experiment.ts';
-import { readRecords } from './run.ts';
+import { duplicateError, readConfig, readRun, type FailedCell } from './rundir.ts';
+
+export { mergeRuns, type MergeOptions } from './merge.ts';
+export { readConfig } from './rundir.ts';
 
 /** Mean and 95% half-width of one metric over seeds (half-width NaN with one seed). */
 export interface Stat {
@@ -72,7 +75,12 @@ function compareRows(a: SummaryRow, b: SummaryRow): number {
 /** Group records over seeds, in a fixed order (so the summary does not depend on completion order). */
 export function summarize(records: readonly CellRecord[]): SummaryRow[] {
   const groups = new Map<string, CellRecord[]>();
-  for (const r of [...records].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+  const sorted = [...records].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // A key twice would be counted as two seeds (seeds = 2, ci = 0 for a one-seed run written by two runs at once).
+  sorted.forEach((r, i) => {
+    if (i > 0 && sorted[i - 1].key === r.key) throw new InputError('summary', 'records', 'one record per cell key', `key ${JSON.stringify(r.key)} twice`);
+  });
+  for (const r of sorted) {
     const k = groupKey(r);
     const g = groups.get(k);
     if (g) g.push(r);
@@ -393,18 +401,26 @@ async function renderSvg(spec: TopLevelSpec): Promise<string> {
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** The failed cells of a run as a Markdown section (empty when none failed). */
+function failedSection(failures: readonly FailedCell[]): string {
+  if (failures.length === 0) return '';
+  const table = textTable(['part', 'policy', 'cell', 'error'], failures.map((f) => [f.part, f.label, f.key, f.error]));
+  return `\n## Failed cells (${failures.length})\n\nThese cells threw and have no results; \`exitlab run … --resume\` runs them again.\n\n\`\`\`\n${table}\n\`\`\`\n`;
+}
+
 /**
  * Write `summary.csv`, `summary.md` and `report.html` into a run directory from its `config.json` and
  * `cells.jsonl`. Returns the report's path.
  */
 export async function writeReport(dir: string): Promise<string> {
-  const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new InputError(dir, 'config.json', 'a run directory written by `exitlab run`', 'no config.json');
-  const decl = JSON.parse(readFileSync(configPath, 'utf8')) as ExperimentDecl;
-  const records = readRecords(dir);
+  const decl = readConfig(dir);
+  const contents = readRun(dir);
+  const dup = duplicateError(contents);
+  if (dup) throw dup;
+  const records = [...contents.records];
   const rows = summarize(records);
   atomicWrite(join(dir, 'summary.csv'), summaryCsv(rows));
-  const md = summaryMarkdown(decl, rows);
+  const md = summaryMarkdown(decl, rows) + failedSection(contents.failures);
   atomicWrite(join(dir, 'summary.md'), md);
   const run = existsSync(join(dir, 'run.json')) ? readFileSync(join(dir, 'run.json'), 'utf8') : '{}';
   const sections: string[] = [];
@@ -422,6 +438,7 @@ export async function writeReport(dir: string): Promise<string> {
 </head><body>
 <h1>${escapeHtml(decl.id)}</h1><p>${escapeHtml(decl.description)}</p>
 <p>${records.length} cells, ${decl.seeds.length} seed(s); traces: ${escapeHtml(tracesLine(decl.traces, records))}.</p>
+${contents.failures.length > 0 ? `<p class="failed"><strong>${contents.failures.length} cell(s) failed</strong> (listed under Summary; <code>exitlab run … --resume</code> runs them again).</p>` : ''}
 ${sections.join('\n')}
 <h2>Summary</h2><pre>${escapeHtml(md)}</pre>
 <h2>Run</h2><pre>${escapeHtml(run)}</pre>
@@ -430,35 +447,4 @@ ${sections.join('\n')}
   const path = join(dir, 'report.html');
   atomicWrite(path, html);
   return path;
-}
-
-/**
- * Merge shard run directories into one: same resolved experiment required; records are united by key
- * (a key recorded twice with different content is an error).
- */
-export function mergeRuns(dirs: readonly string[], out: string): number {
-  if (dirs.length === 0) throw new InputError('merge', 'dirs', 'at least one run directory');
-  const configs = dirs.map((d) => {
-    const p = join(d, 'config.json');
-    if (!existsSync(p)) throw new InputError(d, 'config.json', 'a run directory written by `exitlab run`', 'no config.json');
-    return readFileSync(p, 'utf8');
-  });
-  configs.forEach((c, i) => {
-    if (c !== configs[0]) throw new InputError(join(dirs[i], 'config.json'), 'config', `the same resolved experiment as ${dirs[0]}`, 'a different one');
-  });
-  const byKey = new Map<string, string>();
-  for (const d of dirs) {
-    for (const r of readRecords(d)) {
-      const line = JSON.stringify(r);
-      const prev = byKey.get(r.key);
-      if (prev !== undefined && prev !== line) throw new InputError(d, `cells.jsonl ${r.key}`, 'the same record as the other shards for a shared cell', 'a different record');
-      byKey.set(r.key, line);
-    }
-  }
-  const keys = [...byKey.keys()].sort();
-  mkdirSync(out, { recursive: true });
-  atomicWrite(join(out, 'config.json'), configs[0]);
-  atomicWrite(join(out, 'cells.jsonl'), keys.map((k) => byKey.get(k)).join('\n') + '\n');
-  atomicWrite(join(out, 'run.json'), JSON.stringify({ mergedFrom: dirs, cells: keys.length, merged: new Date().toISOString() }, null, 2) + '\n');
-  return keys.length;
 }

@@ -4,10 +4,12 @@
  * `cells.jsonl` the moment it arrives. A run directory holds:
  * - `config.json`: the resolved experiment (after --quick / --seeds), what the cells were expanded from;
  * - `run.json`: seeds, shard, git revision, TensorFlow.js backend, Node version, start time, cell counts;
- * - `cells.jsonl`: one record per finished cell (append-only; an interrupted run keeps every finished cell).
+ * - `cells.jsonl`: one record per finished cell, or a failure record per cell that threw (append-only; an
+ *   interrupted run keeps every finished cell);
+ * - `run.lock` while a run writes into it (see `rundir.ts`: one run per directory at a time).
  * Records depend only on their cell, so the set of records is the same whatever the number of workers or shards.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -16,7 +18,11 @@ import { InputError } from '../../lib/errors.ts';
 import { atomicWrite } from '../../lib/io.ts';
 import { initBackend } from '../../lib/tensor.ts';
 import { expandCells, resolveExperiment, type Cell, type ExperimentDecl } from './experiment.ts';
-import { runCell, type CellRecord } from './cell.ts';
+import { dropTraceCache, loadSplits, runCell, type CellRecord } from './cell.ts';
+import { acquireLock, prepareRunDir, readRun, type FailedCell } from './rundir.ts';
+import { modelInfo } from '../../lib/policy.ts';
+import { instantiate, loadPolicy } from '../../lib/registry.ts';
+import { getPolicySpec } from '../../policies/index.ts';
 import { builtinExperiment } from '../builtins.ts';
 
 /**
@@ -81,7 +87,7 @@ export async function loadSource(source: string): Promise<ExperimentDecl> {
 
 /** Options of `runExperiment`. */
 export interface RunOptions {
-  /** Run directory. */
+  /** Run directory: a new path, an empty folder, or an exitlab run directory (to `resume`). */
   readonly out: string;
   readonly quick?: boolean;
   /** Replace the declared seeds. */
@@ -90,8 +96,18 @@ export interface RunOptions {
   readonly traces?: readonly string[];
   /** Run only cells whose index ≡ shard.index (mod shard.count). */
   readonly shard?: { readonly index: number; readonly count: number };
-  /** Skip cells already in `out/cells.jsonl` (required if the directory already has records). */
+  /**
+   * Skip cells already in `out/cells.jsonl` (required if the directory already has records); failed cells are
+   * run again.
+   */
   readonly resume?: boolean;
+  /**
+   * Records in `out/cells.jsonl` whose keys are not cells of this experiment (another experiment's run) are an
+   * error; with this, they are moved to `out/cells.foreign.jsonl` and named in `RunResult.foreign`.
+   */
+  readonly ignoreForeign?: boolean;
+  /** Clear a stale `out/run.lock` (left by a run that was killed); a lock of a running process is never broken. */
+  readonly breakLock?: boolean;
   /**
    * Worker threads; default and upper bound: the machine's available parallelism, and never more than the cells
    * to run (0 = run inline in this thread).
@@ -119,6 +135,8 @@ export interface RunStart {
   readonly cells: { readonly total: number; readonly shard: number; readonly alreadyRecorded: number; readonly toRun: number };
   /** Worker threads used (0 = inline), what was asked for, and the machine's available parallelism. */
   readonly workers: { readonly used: number; readonly requested: number; readonly available: number };
+  /** Keys of records set aside as not this experiment's (`ignoreForeign`). */
+  readonly foreign: readonly string[];
 }
 
 /** What a run did. */
@@ -128,25 +146,24 @@ export interface RunResult {
   readonly total: number;
   /** Cells already recorded before this run (resume). */
   readonly skipped: number;
-  /** Cells run now. */
+  /** Cells run now (finished or failed). */
   readonly ran: number;
+  /**
+   * Cells that threw, recorded as failure records in `cells.jsonl` (every other cell still ran); `--resume`
+   * retries them. The CLI exits 1 when this is not empty.
+   */
+  readonly failed: readonly FailedCell[];
+  /** Keys of records moved to `cells.foreign.jsonl` (`ignoreForeign`). */
+  readonly foreign: readonly string[];
 }
 
-/** Read `cells.jsonl`, ignoring a torn last line (a run killed mid-write). */
+/**
+ * The finished cells of `dir/cells.jsonl` (failure records left out), validated line by line: a torn last line (a
+ * run killed mid-write) is ignored, anything else that is not a record is an `InputError` naming the file and
+ * line; a symlinked `cells.jsonl` is refused. See `readRun` for failures and repeated keys.
+ */
 export function readRecords(dir: string): CellRecord[] {
-  const path = join(dir, 'cells.jsonl');
-  if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const out: CellRecord[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    try {
-      out.push(JSON.parse(line) as CellRecord);
-    } catch {
-      if (i < lines.length - 2) throw new InputError(path, `line ${i + 1}`, 'one JSON record per line', 'malformed JSON before the last line');
-    }
-  });
-  return out;
+  return [...readRun(dir).records];
 }
 
 function gitRevision(): string {
@@ -157,29 +174,101 @@ function gitRevision(): string {
   }
 }
 
-/** Run (or resume) an experiment into `options.out`. */
+/**
+ * Load and validate every trace, and create every policy once against each trace's model, before anything is
+ * written: a bad manifest or a parameter that fails only against the model (`fixed-exit` with `exit: 7` on a
+ * 4-exit model, `threshold` with a score the trace lacks) is an `InputError` naming it, not a failure inside a
+ * worker after `config.json` exists.
+ */
+async function checkAgainstTraces(resolved: ExperimentDecl, cells: readonly Cell[]): Promise<void> {
+  for (const t of resolved.traces) if (!existsSync(t)) throw new InputError(t, 'traces', 'a readable trace manifest (.json)', 'no such file');
+  const models = new Map(resolved.traces.map((t) => [t, modelInfo(loadSplits(t).validation)]));
+  const seen = new Set<string>();
+  for (const cell of cells) {
+    const id = `${cell.part}|${cell.trace}|${cell.label}`;
+    if (cell.reference || seen.has(id)) continue;
+    seen.add(id);
+    const spec = cell.spec ?? getPolicySpec(cell.policy);
+    const i = resolved.parts.findIndex((p) => p.name === cell.part);
+    const j = resolved.parts[i].policies.findIndex((p) => p.label === cell.label);
+    const model = models.get(cell.trace)!;
+    await loadPolicy(spec);
+    try {
+      instantiate(spec, cell.params, { seed: cell.seed, model });
+    } catch (err) {
+      throw new InputError(
+        `experiment "${resolved.id}"`,
+        `parts[${i}].policies[${j}].params`,
+        `parameters valid for "${spec.name}" on the model of ${cell.trace} (${model.nExits} exits, ${model.nClasses} classes): ${(err as Error).message}`,
+      );
+    }
+  }
+}
+
+/** A failure record for a cell that threw. */
+function failureOf(cell: Cell, err: unknown): FailedCell {
+  // Workers prefix the message with the cell's key (worker.ts); the record has the key already.
+  const message = ((err as Error)?.message ?? String(err)).replace(`cell ${cell.key}: `, '');
+  return { key: cell.key, part: cell.part, label: cell.label, policy: cell.policy, trace: cell.trace, axes: cell.axes, seed: cell.seed, failed: true, error: message.split('\n')[0] };
+}
+
+/**
+ * Run (or resume) an experiment into `options.out`. Traces and policies are checked before anything is written;
+ * the run directory is locked for the run's duration (`run.lock`); a cell that throws is recorded as a failure
+ * record and every other cell still runs (see `RunResult.failed`).
+ */
 export async function runExperiment(decl: ExperimentDecl, options: RunOptions): Promise<RunResult> {
   const resolved = resolveExperiment(decl, { quick: options.quick, seeds: options.seeds, traces: options.traces });
-  // Fail before any cell runs, not in a worker halfway through a sweep.
-  for (const t of resolved.traces) if (!existsSync(t)) throw new InputError(t, 'traces', 'a readable trace manifest (.json)', 'no such file');
   const all = expandCells(resolved);
   const shard = options.shard ?? { index: 0, count: 1 };
   const mine = all.filter((_, i) => i % shard.count === shard.index);
-  mkdirSync(options.out, { recursive: true });
+  if (options.source === undefined && (options.workers ?? 1) > 0) {
+    const bad = mine.find((c) => holdsFunction(c));
+    if (bad) throw new InputError('runExperiment', 'options.source', 'the experiment module workers load (a built-in id or a file: URL), or workers: 0, for cells holding PolicySpec objects', `no source, cell ${bad.key}`);
+  }
+  // Fail before anything is written, not in a worker halfway through a sweep.
+  await checkAgainstTraces(resolved, all);
+  prepareRunDir(options.out);
+  const lock = acquireLock(options.out, { breakLock: options.breakLock });
+  try {
+    return await runLocked(resolved, all, mine, shard, options);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(resolved: ExperimentDecl, all: readonly Cell[], mine: readonly Cell[], shard: { index: number; count: number }, options: RunOptions): Promise<RunResult> {
   const configPath = join(options.out, 'config.json');
   const configText = JSON.stringify(resolved, null, 2) + '\n';
-  const existing = readRecords(options.out);
-  if (existing.length > 0 || existsSync(configPath)) {
-    if (!options.resume) throw new InputError(options.out, 'out', 'an empty run directory, or --resume to continue the run in it', `${existing.length} recorded cells`);
+  const contents = readRun(options.out);
+  const entries = [...contents.records, ...contents.failures];
+  if (entries.length > 0 || existsSync(configPath)) {
+    if (!options.resume) throw new InputError(options.out, '--out', 'an empty run directory, or --resume to continue the run in it', `${contents.records.length} recorded cells`);
     if (existsSync(configPath) && readFileSync(configPath, 'utf8') !== configText) {
       throw new InputError(configPath, 'config', 'the same resolved experiment as this run (same id, seeds, --quick, declaration)', 'a different one');
     }
   }
-  // Rewrite a torn last line away so appends start on a fresh line.
-  const recordsPath = join(options.out, 'cells.jsonl');
-  if (existing.length > 0) writeFileSync(recordsPath, existing.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const differing = contents.duplicates.find((d) => !d.identical);
+  if (differing) throw new InputError(contents.path, `line ${differing.line}`, 'one record per cell key', `key ${JSON.stringify(differing.key)} recorded differently at line ${differing.first}`);
+  const known = new Set(all.map((c) => c.key));
+  const foreignEntries = entries.filter((r) => !known.has(r.key));
+  const foreign = foreignEntries.map((r) => r.key);
+  if (foreign.length > 0 && !options.ignoreForeign) {
+    throw new InputError(
+      contents.path,
+      `line ${contents.lines.get(foreign[0])}`,
+      `records of cells of experiment "${resolved.id}" as resolved (${all.length} cells), or --ignore-foreign to set the others aside in cells.foreign.jsonl`,
+      `${foreign.length} record(s) of other cells, e.g. ${foreign.slice(0, 3).map((k) => JSON.stringify(k)).join(', ')}`,
+    );
+  }
+  const recordsPath = contents.path;
+  if (foreign.length > 0) appendFileSync(join(options.out, 'cells.foreign.jsonl'), foreignEntries.map((r) => JSON.stringify(r) + '\n').join(''));
+  // Keep each finished cell once; failure records go (their cells run again), a torn last line goes so appends
+  // start on a fresh line. Written through a temporary file: a kill now loses nothing.
+  const kept = contents.records.filter((r) => known.has(r.key));
+  if (entries.length > 0 || contents.duplicates.length > 0) atomicWrite(recordsPath, kept.map((r) => JSON.stringify(r) + '\n').join(''));
   atomicWrite(configPath, configText);
-  const done = new Set(existing.map((r) => r.key));
+  const done = new Set(kept.map((r) => r.key));
   const pending = mine.filter((c) => !done.has(c.key));
   const backend = await initBackend();
   atomicWrite(
@@ -211,26 +300,40 @@ export async function runExperiment(decl: ExperimentDecl, options: RunOptions): 
     resolved,
     cells: { total: all.length, shard: mine.length, alreadyRecorded: mine.length - pending.length, toRun: todo.length },
     workers: { used: workers, requested, available },
+    foreign,
   });
   let finished = mine.length - pending.length;
   options.onProgress?.(finished, mine.length);
-  const record = (r: CellRecord) => {
+  const failed: FailedCell[] = [];
+  const record = (r: CellRecord | FailedCell) => {
     appendFileSync(recordsPath, JSON.stringify(r) + '\n');
     finished++;
     options.onProgress?.(finished, mine.length);
   };
+  const fail = (cell: Cell, err: unknown) => {
+    const f = failureOf(cell, err);
+    failed.push(f);
+    record(f);
+  };
   if (workers <= 0) {
-    for (const cell of todo) record(await runCell(cell));
+    for (const cell of todo) {
+      let r: CellRecord;
+      try {
+        r = await runCell(cell);
+      } catch (err) {
+        fail(cell, err);
+        continue;
+      }
+      record(r);
+    }
   } else {
+    // The workers load their own copies; this thread's were only for the checks.
+    dropTraceCache();
     const resolveOpts: ResolveOptions = {
       ...(options.quick ? { quick: true } : {}),
       ...(options.seeds ? { seeds: [...options.seeds] } : {}),
       ...(options.traces ? { traces: [...options.traces] } : {}),
     };
-    if (options.source === undefined) {
-      const bad = todo.find((c) => holdsFunction(c));
-      if (bad) throw new InputError('runExperiment', 'options.source', 'the experiment module workers load (a built-in id or a file: URL), or workers: 0, for cells holding PolicySpec objects', `no source, cell ${bad.key}`);
-    }
     const pool = new Piscina<WorkerTask | { readonly cell: Cell }, CellRecord>({
       filename: workerEntry(),
       minThreads: workers,
@@ -238,12 +341,14 @@ export async function runExperiment(decl: ExperimentDecl, options: RunOptions): 
     });
     try {
       const task = (cell: Cell) => (options.source === undefined ? { cell } : { source: options.source, resolve: resolveOpts, key: cell.key });
-      await Promise.all(todo.map((cell) => pool.run(task(cell)).then(record)));
+      await Promise.all(todo.map((cell) => pool.run(task(cell)).then(record, (err: unknown) => fail(cell, err))));
     } finally {
       await pool.destroy();
     }
   }
-  return { out: options.out, total: mine.length, skipped: mine.length - pending.length, ran: todo.length };
+  // In key order, not completion order, so a rerun lists them the same way.
+  failed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { out: options.out, total: mine.length, skipped: mine.length - pending.length, ran: todo.length, failed, foreign };
 }
 
 /**
