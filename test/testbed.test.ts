@@ -153,6 +153,7 @@ srvSuite('serves the recorded prediction and probabilities of a known input at e
         assert.is(r.prediction, scores.predicted[row * K + k], `input ${i} exit ${k}`);
         for (let c = 0; c < C; c++) assert.ok(Math.abs(r.probs[c] - test.probs[(row * K + k) * C + c]) < TOL, `input ${i} exit ${k} class ${c}`);
         assert.ok(r.waitMs >= 0 && r.serviceMs > 0 && r.arrivalMs >= 0);
+        assert.ok(r.computeMs > 0 && r.computeMs <= r.serviceMs, `compute ${r.computeMs} within service ${r.serviceMs}`);
       }
       assert.equal(srv.stats().exitCounts, Array.from({ length: K }, (_, j) => (j === k ? 3 : 0)));
     } finally {

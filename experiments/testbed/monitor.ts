@@ -5,6 +5,7 @@
  * synchronous work held the thread), plus the per-exit service-time distribution measured by running the model
  * block by block on the server's own thread.
  */
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import type { BlockModel } from './blocks.ts';
 
@@ -43,12 +44,36 @@ export interface ProcessStats {
   readonly gcTotalMs: number;
   /** Longest pause, ms (0 if none). */
   readonly gcMaxMs: number;
-  /** Event-loop delay percentiles, ms (resolution `ELD_RESOLUTION_MS`). */
+  /**
+   * Event-loop delay percentiles, ms (resolution `ELD_RESOLUTION_MS`); NaN when the loop never turned in the
+   * window (a synchronous measurement loop holds it throughout).
+   */
   readonly loopDelayP50Ms: number;
   readonly loopDelayP99Ms: number;
   readonly loopDelayMaxMs: number;
   /** Wall time of the window, ms. */
   readonly windowMs: number;
+  /**
+   * CPU time this thread got in the window (user + system), ms, from /proc/thread-self/stat (Linux; clock
+   * ticks, usually 10 ms); NaN elsewhere. cpuMs / windowMs is the share of a core the thread received: on a
+   * shared machine, how much of its time the server was runnable but not running.
+   */
+  readonly cpuMs: number;
+}
+
+/** CPU time of the calling thread, ms (NaN where /proc/thread-self is not available). */
+export function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    // Fields after the parenthesised command name (which may contain spaces): utime and stime are fields 14 and
+    // 15 of the whole line, i.e. 12 and 13 after it.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(rest[11]) + Number(rest[12]);
+    // USER_HZ is 100 on every mainstream Linux build (sysconf(_SC_CLK_TCK)).
+    return Number.isFinite(ticks) ? ticks * 10 : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Sampling resolution of the event-loop delay histogram, ms (Node's minimum is 1). */
@@ -60,6 +85,7 @@ export class ProcessMonitor {
   #obs: PerformanceObserver | undefined;
   #eld: IntervalHistogram | undefined;
   #t0 = 0;
+  #cpu0 = NaN;
 
   /** Start (or restart) a window. */
   start(): void {
@@ -72,6 +98,7 @@ export class ProcessMonitor {
     this.#eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
     this.#eld.enable();
     this.#t0 = performance.now();
+    this.#cpu0 = threadCpuMs();
   }
 
   private stopObservers(): void {
@@ -86,6 +113,7 @@ export class ProcessMonitor {
   async stop(): Promise<ProcessStats> {
     await new Promise((r) => setImmediate(r));
     const windowMs = performance.now() - this.#t0;
+    const cpuMs = threadCpuMs() - this.#cpu0;
     const h = this.#eld;
     this.stopObservers();
     const ns = 1e6;
@@ -98,6 +126,7 @@ export class ProcessMonitor {
       loopDelayP99Ms: h && h.count > 0 ? h.percentile(99) / ns : NaN,
       loopDelayMaxMs: h && h.count > 0 ? h.max / ns : NaN,
       windowMs,
+      cpuMs,
     };
   }
 }

@@ -10,6 +10,7 @@
  * exits, GC, other processes on the core (`simInRun*`). Where (a) misses and (b) matches, the gap is overhead of
  * serving, not the queueing model.
  */
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { burstyArrivals, type ArrivalConfig } from '../../lib/arrivals.ts';
 import { InputError } from '../../lib/errors.ts';
@@ -20,7 +21,7 @@ import { ExitTrace } from '../../lib/trace.ts';
 import { sharedHost, type TestbedHost } from './host.ts';
 import { fixtureDir, loadTestInputs, type TestInputs, type TestbedFixture } from './inputs.ts';
 import { runLoad, type LoadResult } from './load.ts';
-import { summarise, type ProcessStats, type ServiceTimeProfile } from './monitor.ts';
+import { summarise, threadCpuMs, type ProcessStats, type ServiceTimeProfile } from './monitor.ts';
 import { createServerPolicy, type ServerPolicySpec } from './policy.ts';
 import type { ServerStats } from './server.ts';
 
@@ -57,7 +58,8 @@ export interface TestbedRunResult {
    * scheduled send time), throughputPerS, meanServiceMs, utilisation (server busy time / elapsed), lateP50Ms,
    * lateP99Ms (generator lateness), gcCount, gcTotalMs, gcMaxMs, loopDelayP99Ms, loopDelayMaxMs (server
    * thread), muPerS and lambdaPerS. Simulated: the same names with the prefix `sim` (calibrated costs) and
-   * `simInRun` (costs seen during the run).
+   * `simInRun` (costs seen during the run). Also meanComputeMs (the server's own synchronous work per request),
+   * calibratedCv and loadAvg1 (the machine's 1-minute load average at the start).
    */
   readonly metrics: Readonly<Record<string, number>>;
   /** Exit shares of served requests, real and simulated, length K. */
@@ -122,6 +124,7 @@ function realMetrics(load: LoadResult, stats: ServerStats, K: number): { metrics
   }
   const elapsedS = load.elapsedMs / 1000;
   const service = ok.reduce((a, r) => a + r.serviceMs, 0);
+  const compute = ok.reduce((a, r) => a + r.computeMs, 0);
   return {
     metrics: {
       requests: load.sent,
@@ -137,6 +140,7 @@ function realMetrics(load: LoadResult, stats: ServerStats, K: number): { metrics
       p99ResponseMs: q(resp, 0.99),
       throughputPerS: elapsedS > 0 ? load.ok / elapsedS : NaN,
       meanServiceMs: ok.length ? service / ok.length : NaN,
+      meanComputeMs: ok.length ? compute / ok.length : NaN,
       utilisation: load.elapsedMs > 0 ? stats.busyMs / load.elapsedMs : NaN,
       lateP50Ms: q(late, 0.5),
       lateP99Ms: q(late, 0.99),
@@ -190,6 +194,8 @@ function pooledCv(serviceByExit: number[][], means: readonly number[]): number {
 export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult> {
   if (!(o.lambdaOverMu > 0)) throw new InputError('testbed run', 'lambdaOverMu', 'a positive load', String(o.lambdaOverMu));
   const host = o.host ?? sharedHost();
+  // The machine's 1-minute load average when the cell starts: on a shared machine it explains much of the spread.
+  const loadAvg1 = loadavg()[0];
   const cal = await host.request({ op: 'calibrate', fixture: o.fixture, dataDir: o.dataDir, passes: o.calibrationPasses, warmup: o.calibrationWarmup ?? 50 });
   const costMs = cal.profile.meanMs;
   const K = costMs.length;
@@ -198,11 +204,14 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   const budgetMs = o.budgetFraction === undefined ? undefined : costMs[0] + o.budgetFraction * (costMs[K - 1] - costMs[0]);
   const inputs = inputsOf(o.fixture, o.dataDir);
   const started = await host.request({ op: 'start', fixture: o.fixture, dataDir: o.dataDir, policy: o.policy, seed: o.seed, bufferCapacity: o.bufferCapacity, costMs, budgetMs });
+  const genCpu0 = threadCpuMs();
+  const genT0 = performance.now();
   // Stop the server whatever the generator did, so the thread is free for the next cell.
   const load = await runLoad({ url: started.url, arrivals, seed: o.seed, maxRequests: o.requests, timeLimitMs: o.timeLimitMs, inputs }).catch(async (err: unknown) => {
     await host.request({ op: 'stop' });
     throw err;
   });
+  const generatorCpuShare = (threadCpuMs() - genCpu0) / (performance.now() - genT0);
   const stopped = await host.request({ op: 'stop' });
   if (stopped.error !== undefined) throw new Error(`testbed: the server stopped: ${stopped.error}`);
   const real = realMetrics(load, stopped.stats, K);
@@ -232,7 +241,12 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
       gcMaxMs: p.gcMaxMs,
       loopDelayP99Ms: p.loopDelayP99Ms,
       loopDelayMaxMs: p.loopDelayMaxMs,
+      // Share of one core the server thread got while it ran (CPU time / wall time of the server's life).
+      serverCpuShare: p.cpuMs / p.windowMs,
+      generatorCpuShare,
+      calibrationCpuShare: cal.profile.process.cpuMs / cal.profile.process.windowMs,
       calibratedCv: cal.profile.cv,
+      loadAvg1,
       ...simMetrics('sim', sim),
       ...simMetrics('simInRun', simRun),
     },

@@ -74,6 +74,12 @@ export interface InferResponse {
   readonly waitMs: number;
   /** Service time, ms (end − start): the blocks run, the decisions, the yields between exits. */
   readonly serviceMs: number;
+  /**
+   * The part of `serviceMs` spent in this request's own synchronous work (segments, read-backs, scores and
+   * policy calls), ms; the rest is the thread doing other things between its exits (reading other requests,
+   * answering 503s, GC) or not running at all (preempted).
+   */
+  readonly computeMs: number;
   readonly arrivalMs: number;
   /** Requests waiting in the buffer when this one arrived (not counting the one in service). */
   readonly queueAtArrival: number;
@@ -136,6 +142,7 @@ interface Job {
   readonly record: number;
   readonly queueAtArrival: number;
   startMs: number;
+  computeMs: number;
   committed: number;
   runner: ExitRunner | undefined;
   trace: ExitTrace | undefined;
@@ -231,6 +238,7 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
   function step(): void {
     scheduled = false;
     if (paused) return;
+    const tStep = performance.now();
     if (!current) {
       const job = queue.shift();
       if (!job) {
@@ -240,7 +248,7 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
       }
       wasBusy = true;
       current = job;
-      job.startMs = now();
+      job.startMs = tStep - t0;
       if (typeof policy.commit === 'function') {
         const state: SystemState = { timeMs: job.startMs, queueLength: queue.length, bufferCapacity: B, arrivalRatePerMs: gapCount > 0 ? gapCount / gapSum : undefined };
         const c = policy.commit(state);
@@ -269,16 +277,19 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
       leave = d === 'exit';
     }
     if (!leave) {
+      job.computeMs += performance.now() - tStep;
       schedule();
       return;
     }
     scored ??= { trace, scores: computeScores(trace) };
-    const endMs = now();
+    const tEnd = performance.now();
+    job.computeMs += tEnd - tStep;
+    const endMs = tEnd - t0;
     const serviceMs = endMs - job.startMs;
     const prediction = scored.scores.predicted[k];
     sendJson(job.res, 200, {
       id: job.id, prediction, exit: k, probs: Array.from(trace.probs.subarray(k * C, (k + 1) * C)),
-      waitMs: job.startMs - job.arrivalMs, serviceMs, arrivalMs: job.arrivalMs, queueAtArrival: job.queueAtArrival,
+      waitMs: job.startMs - job.arrivalMs, serviceMs, computeMs: job.computeMs, arrivalMs: job.arrivalMs, queueAtArrival: job.queueAtArrival,
     } satisfies InferResponse);
     runner.dispose();
     served++;
@@ -331,7 +342,7 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
     const input = new Float32Array(model.inputSize);
     new Uint8Array(input.buffer).set(body);
     const rec = record({ id, arrivalMs: t, startMs: NaN, endMs: NaN, exit: -1, queueAtArrival, lost: false });
-    queue.push({ id, arrivalMs: t, input, res, record: rec, queueAtArrival, startMs: NaN, committed: -1, runner: undefined, trace: undefined, cursor: undefined });
+    queue.push({ id, arrivalMs: t, input, res, record: rec, queueAtArrival, startMs: NaN, computeMs: 0, committed: -1, runner: undefined, trace: undefined, cursor: undefined });
     if (queue.length > maxQueue) maxQueue = queue.length;
     schedule();
   };
