@@ -13,12 +13,14 @@ import { join } from 'node:path';
 import { burstyArrivals, type ArrivalConfig } from '../lib/arrivals.ts';
 import { InputError } from '../lib/errors.ts';
 import { loadTrace } from '../lib/io.ts';
+import { simulate } from '../lib/queue.ts';
 import { PeekError, type ExitView, type ModelInfo, type Policy, type SystemEvent, type SystemState } from '../lib/policy.ts';
 import { Rng } from '../lib/random.ts';
 import { BUILTIN_SCORES, scoreTrace } from '../lib/scores.ts';
 import { initBackend, tf } from '../lib/tensor.ts';
 import type { ExitTrace } from '../lib/trace.ts';
-import { fixedExit } from '../policies/index.ts';
+import { fixedExit, REGISTRY } from '../policies/index.ts';
+import { createServerPolicy } from '../experiments/testbed/policy.ts';
 import { loadBlockModel, type BlockModel } from '../experiments/testbed/blocks.ts';
 import { defaultDataDir, fixtureDir, inputRow, loadTestInputs, type TestInputs, type TestbedFixture } from '../experiments/testbed/inputs.ts';
 import { runLoad, scheduleInputs, scheduleTimes } from '../experiments/testbed/load.ts';
@@ -154,6 +156,7 @@ srvSuite('serves the recorded prediction and probabilities of a known input at e
         for (let c = 0; c < C; c++) assert.ok(Math.abs(r.probs[c] - test.probs[(row * K + k) * C + c]) < TOL, `input ${i} exit ${k} class ${c}`);
         assert.ok(r.waitMs >= 0 && r.serviceMs > 0 && r.arrivalMs >= 0);
         assert.ok(r.computeMs > 0 && r.computeMs <= r.serviceMs, `compute ${r.computeMs} within service ${r.serviceMs}`);
+        assert.ok(r.policyMs >= 0 && r.policyMs <= r.computeMs);
       }
       assert.equal(srv.stats().exitCounts, Array.from({ length: K }, (_, j) => (j === k ? 3 : 0)));
     } finally {
@@ -271,6 +274,28 @@ srvSuite('a policy that peeks or answers nonsense stops the worker with a contra
   }
 });
 
+srvSuite('every registry policy serves through the contract (created and fitted as the testbed does)', async () => {
+  const { model, inputs, info } = await fixture('fashion-mnist-cnn');
+  const validation = scoreTrace(loadTrace(join(fixtureDir('fashion-mnist-cnn'), 'manifest.json'), 'validation'));
+  const c = info.costMs;
+  for (const spec of REGISTRY) {
+    const params = spec.testParams(info)[0] ?? {};
+    const policy = createServerPolicy({ name: spec.name, params }, { seed: 3, model: info, validation, budgetMs: spec.budgeted ? (c[0] + c[c.length - 1]) / 2 : undefined });
+    const srv = await startServer({ model, policy, bufferCapacity: 3, costMs: c });
+    try {
+      for (let i = 0; i < 12; i++) {
+        const r = await post(srv.url, inputRow(inputs, i * 11));
+        assert.is(r.status, 200, `${spec.name}: ${JSON.stringify(r.json)}`);
+        assert.ok(Number.isInteger(r.json.exit) && (r.json.exit as number) >= 0 && (r.json.exit as number) < info.nExits);
+      }
+      assert.is(srv.error(), undefined);
+      assert.is(srv.stats().served, 12);
+    } finally {
+      await srv.close();
+    }
+  }
+});
+
 srvSuite('loopback only, and malformed bodies are 400s that are not arrivals', async () => {
   const { model, info } = await fixture('fashion-mnist-cnn');
   await startServer({ model, policy: fixedAt(0, info), bufferCapacity: 1, costMs: info.costMs, host: '0.0.0.0' }).then(
@@ -353,12 +378,23 @@ gen('bursty (MMPP2) schedule: inter-arrival times fit the phase-type law and rej
   assert.ok(dPoisson > 0.1, `D = ${dPoisson} against Exp(mean rate): burstiness not visible`);
 });
 
-gen('same seed → the simulator\'s arrival and input streams; the generator sends open loop (all requests reach a server that answers none)', async () => {
+gen('same seed → the simulator\'s own arrival times and input draws', async () => {
+  const { inputs, test, info } = await fixture('fashion-mnist-cnn');
+  for (const arrivals of [{ kind: 'poisson', ratePerMs: 0.5 }, burstyArrivals(2)] as ArrivalConfig[]) {
+    const n = 500;
+    const { records } = simulate(fixedAt(0, info), scoreTrace(test), { bufferCapacity: n, arrivals, maxArrivals: n, seed: 9, records: true });
+    assert.equal(Array.from(scheduleTimes(arrivals, 9, n)), Array.from(records!.arrivalMs));
+    // The simulator draws samples uniformly over its trace's N; the generator over the inputs it has.
+    assert.equal(Array.from(scheduleInputs(test.nSamples, 9, n)), Array.from(records!.sample));
+    assert.not.equal(Array.from(scheduleTimes(arrivals, 9, n)), Array.from(scheduleTimes(arrivals, 10, n)));
+  }
+  assert.ok(inputs.n > 0);
+});
+
+gen('the generator sends open loop: every request reaches a server that answers none, at its scheduled time order', async () => {
   const { model, inputs, info } = await fixture('fashion-mnist-cnn');
   const arrivals: ArrivalConfig = { kind: 'poisson', ratePerMs: 0.5 };
   const n = 40;
-  assert.equal(Array.from(scheduleTimes(arrivals, 5, n)), Array.from(scheduleTimes(arrivals, 5, n)));
-  assert.not.equal(Array.from(scheduleTimes(arrivals, 5, n)), Array.from(scheduleTimes(arrivals, 6, n)));
   const srv = await startServer({ model, policy: fixedAt(1, info), bufferCapacity: n, costMs: info.costMs, startPaused: true });
   try {
     const run = runLoad({ url: srv.url, arrivals, seed: 5, maxRequests: n, timeLimitMs: 60000, inputs });

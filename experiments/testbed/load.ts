@@ -60,6 +60,8 @@ export interface LoadRecord {
   readonly serviceMs: number;
   /** The server's own synchronous work for this request, ms (`InferResponse.computeMs`). */
   readonly computeMs: number;
+  /** Time inside the policy's commit/decide for this request, ms (`InferResponse.policyMs`). */
+  readonly policyMs: number;
   /** 1 if served and the prediction equals the input's label. */
   readonly correct: number;
 }
@@ -149,6 +151,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const serv = new Float64Array(n).fill(NaN);
   const errored = new Uint8Array(n);
   const comp = new Float64Array(n).fill(NaN);
+  const pol = new Float64Array(n).fill(NaN);
   let pending = 0;
   let sent = 0;
   const inflight = new Set<ReturnType<typeof request>>();
@@ -171,6 +174,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       wait[i] = r.waitMs;
       serv[i] = r.serviceMs;
       comp[i] = r.computeMs;
+      pol[i] = r.policyMs;
     }
     pending--;
     if (pending === 0 && sent === n) allDone?.();
@@ -249,7 +253,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const input = which[i];
     records.push({
       input, scheduledMs: times[i], lateMs: late[i], responseMs: resp[i], status: status[i], exit: exit[i], prediction: pred[i],
-      waitMs: wait[i], serviceMs: serv[i], computeMs: comp[i], correct: status[i] === 200 && pred[i] === opts.inputs.labels[input] ? 1 : 0,
+      waitMs: wait[i], serviceMs: serv[i], computeMs: comp[i], policyMs: pol[i], correct: status[i] === 200 && pred[i] === opts.inputs.labels[input] ? 1 : 0,
     });
   }
   return {

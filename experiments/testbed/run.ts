@@ -58,7 +58,8 @@ export interface TestbedRunResult {
    * scheduled send time), throughputPerS, meanServiceMs, utilisation (server busy time / elapsed), lateP50Ms,
    * lateP99Ms (generator lateness), gcCount, gcTotalMs, gcMaxMs, loopDelayP99Ms, loopDelayMaxMs (server
    * thread), muPerS and lambdaPerS. Simulated: the same names with the prefix `sim` (calibrated costs) and
-   * `simInRun` (costs seen during the run). Also meanComputeMs (the server's own synchronous work per request),
+   * `simInRun` (costs seen during the run). Also meanComputeMs (the server's own synchronous work per request), meanPolicyMs and
+   * p99PolicyMs (time inside commit/decide per request),
    * calibratedCv and loadAvg1 (the machine's 1-minute load average at the start).
    */
   readonly metrics: Readonly<Record<string, number>>;
@@ -125,6 +126,7 @@ function realMetrics(load: LoadResult, stats: ServerStats, K: number): { metrics
   const elapsedS = load.elapsedMs / 1000;
   const service = ok.reduce((a, r) => a + r.serviceMs, 0);
   const compute = ok.reduce((a, r) => a + r.computeMs, 0);
+  const inPolicy = Float64Array.from(ok, (r) => r.policyMs).sort();
   return {
     metrics: {
       requests: load.sent,
@@ -141,6 +143,8 @@ function realMetrics(load: LoadResult, stats: ServerStats, K: number): { metrics
       throughputPerS: elapsedS > 0 ? load.ok / elapsedS : NaN,
       meanServiceMs: ok.length ? service / ok.length : NaN,
       meanComputeMs: ok.length ? compute / ok.length : NaN,
+      meanPolicyMs: ok.length ? inPolicy.reduce((a, b) => a + b, 0) / ok.length : NaN,
+      p99PolicyMs: q(inPolicy, 0.99),
       utilisation: load.elapsedMs > 0 ? stats.busyMs / load.elapsedMs : NaN,
       lateP50Ms: q(late, 0.5),
       lateP99Ms: q(late, 0.99),

@@ -80,6 +80,8 @@ export interface InferResponse {
    * answering 503s, GC) or not running at all (preempted).
    */
   readonly computeMs: number;
+  /** The part of `computeMs` spent inside the policy's `commit` and `decide` calls, ms. */
+  readonly policyMs: number;
   readonly arrivalMs: number;
   /** Requests waiting in the buffer when this one arrived (not counting the one in service). */
   readonly queueAtArrival: number;
@@ -143,6 +145,7 @@ interface Job {
   readonly queueAtArrival: number;
   startMs: number;
   computeMs: number;
+  policyMs: number;
   committed: number;
   runner: ExitRunner | undefined;
   trace: ExitTrace | undefined;
@@ -251,7 +254,9 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
       job.startMs = tStep - t0;
       if (typeof policy.commit === 'function') {
         const state: SystemState = { timeMs: job.startMs, queueLength: queue.length, bufferCapacity: B, arrivalRatePerMs: gapCount > 0 ? gapCount / gapSum : undefined };
+        const tp = performance.now();
         const c = policy.commit(state);
+        job.policyMs += performance.now() - tp;
         if (c !== undefined) {
           if (!Number.isInteger(c) || c < 0 || c >= K) throw new ContractError(`${policy.name}: commit() returned ${String(c)}; expected an exit index in [0, ${K - 1}] or undefined`);
           job.committed = c;
@@ -272,7 +277,9 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
       scored = { trace, scores: computeScores(trace) };
       job.cursor = new TraceCursor(scored);
       job.cursor.moveTo(0, k);
+      const tp = performance.now();
       const d = policy.decide!(job.cursor.view);
+      job.policyMs += performance.now() - tp;
       if (d !== 'exit' && d !== 'continue') throw new ContractError(`${policy.name}: decide() returned ${JSON.stringify(d)}; expected 'exit' or 'continue'`);
       leave = d === 'exit';
     }
@@ -289,7 +296,7 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
     const prediction = scored.scores.predicted[k];
     sendJson(job.res, 200, {
       id: job.id, prediction, exit: k, probs: Array.from(trace.probs.subarray(k * C, (k + 1) * C)),
-      waitMs: job.startMs - job.arrivalMs, serviceMs, computeMs: job.computeMs, arrivalMs: job.arrivalMs, queueAtArrival: job.queueAtArrival,
+      waitMs: job.startMs - job.arrivalMs, serviceMs, computeMs: job.computeMs, policyMs: job.policyMs, arrivalMs: job.arrivalMs, queueAtArrival: job.queueAtArrival,
     } satisfies InferResponse);
     runner.dispose();
     served++;
@@ -342,7 +349,7 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
     const input = new Float32Array(model.inputSize);
     new Uint8Array(input.buffer).set(body);
     const rec = record({ id, arrivalMs: t, startMs: NaN, endMs: NaN, exit: -1, queueAtArrival, lost: false });
-    queue.push({ id, arrivalMs: t, input, res, record: rec, queueAtArrival, startMs: NaN, computeMs: 0, committed: -1, runner: undefined, trace: undefined, cursor: undefined });
+    queue.push({ id, arrivalMs: t, input, res, record: rec, queueAtArrival, startMs: NaN, computeMs: 0, policyMs: 0, committed: -1, runner: undefined, trace: undefined, cursor: undefined });
     if (queue.length > maxQueue) maxQueue = queue.length;
     schedule();
   };
