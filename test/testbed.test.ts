@@ -21,6 +21,7 @@ import { initBackend, tf } from '../lib/tensor.ts';
 import type { ExitTrace } from '../lib/trace.ts';
 import { fixedExit, REGISTRY } from '../policies/index.ts';
 import { createServerPolicy } from '../experiments/testbed/policy.ts';
+import { compareMarkdown, meanCi } from '../experiments/testbed/compare.ts';
 import { loadBlockModel, type BlockModel } from '../experiments/testbed/blocks.ts';
 import { defaultDataDir, fixtureDir, inputRow, loadTestInputs, type TestInputs, type TestbedFixture } from '../experiments/testbed/inputs.ts';
 import { runLoad, scheduleInputs, scheduleTimes } from '../experiments/testbed/load.ts';
@@ -433,3 +434,19 @@ gen('bounded: the time limit cuts the schedule and says so', async () => {
 });
 
 gen.run();
+
+const cmp = suite('testbed: real vs simulated table');
+
+cmp('marks a simulated mean inside the real 95% interval over seeds with ✓ and outside with ✗', () => {
+  const rec = (seed: number, loss: number, sim: number) => ({
+    trace: 't', model: 'm', label: 'plain', axes: { arrivals: 'poisson', bufferSize: 10, lambdaOverMu: 1 }, seed,
+    metrics: { lossRatio: loss, simLossRatio: sim, simInRunLossRatio: 0.9, p95ResponseMs: 1, simP95ResponseMs: 1, simInRunP95ResponseMs: 1, accuracyOverall: 0.5, simAccuracyOverall: 0.5, simInRunAccuracyOverall: 0.5 },
+  });
+  // Real losses 0.1, 0.2, 0.3: mean 0.2, sd 0.1, half-width 4.303 · 0.1/√3 = 0.248.
+  const md = compareMarkdown([rec(1, 0.1, 0.3), rec(2, 0.2, 0.3), rec(3, 0.3, 0.3)]);
+  assert.match(md, /0\.200 ± 0\.248 \| 0\.300 ✓ \| 0\.900 ✗/);
+  assert.match(md, /loss ratio: calibrated simulation inside the real interval in 1 of 1 cells; in-run simulation in 0 of 1/);
+  assert.equal(meanCi([1]).half, NaN);
+});
+
+cmp.run();
