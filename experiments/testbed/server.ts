@@ -20,6 +20,8 @@
  *   The view is a `TraceCursor` view (lib/policy.ts) over a one-request trace whose later exits are not yet
  *   computed, so the peeking guarantees are the library's own; scores come from lib/scores.ts' `computeScores`
  *   on that trace (every built-in score at exit k depends only on exits 0..k). The last exit always exits.
+ *   Like the simulator, the server keeps one trace and one cursor and rewrites them per request (one request
+ *   is in service at a time): building a cursor per exit cost about as much as a block of the NSL-KDD MLP.
  * - Between exits the worker yields to the event loop (`setImmediate`), so arrivals during a service are seen
  *   (and lost arrivals reach the policy) before the next exit, as the simulator's event order has it.
  * - *end*: the response is written, `observe(feedback)` with the measured service time, then the next waiting
@@ -148,8 +150,6 @@ interface Job {
   policyMs: number;
   committed: number;
   runner: ExitRunner | undefined;
-  trace: ExitTrace | undefined;
-  cursor: TraceCursor | undefined;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -197,12 +197,17 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
   const records: ServerRecord[] = [];
   const uniform = new Float32Array(C).fill(1 / C);
 
-  // A one-request trace: exits not yet run hold a uniform placeholder that no view can reach (the cursor is
-  // moved to the exit just run, and TraceCursor refuses later exits).
-  const newTrace = (): ExitTrace => {
-    const probs = new Float32Array(K * C);
-    for (let k = 0; k < K; k++) probs.set(uniform, k * C);
-    return new ExitTrace({ nSamples: 1, nExits: K, nClasses: C, probs, labels: new Int32Array(1), costMs: opts.costMs, provenance: { model: 'testbed', dataset: 'live', split: 'request' } });
+  // The request in service as a one-sample trace: exits not yet run hold a uniform placeholder that no view can
+  // reach (the cursor is moved to the exit just run, and TraceCursor refuses later exits). Its label is a
+  // placeholder too: the server is label-free, and views expose no correctness.
+  const live = new ExitTrace({ nSamples: 1, nExits: K, nClasses: C, probs: new Float32Array(K * C).fill(1 / C), labels: new Int32Array(1), costMs: opts.costMs, provenance: { model: 'testbed', dataset: 'live', split: 'request' } });
+  const liveScores = computeScores(live);
+  const cursor = new TraceCursor({ trace: live, scores: liveScores });
+  /** Recompute the live scores with lib/scores.ts and copy them into the arrays the cursor reads. */
+  const rescore = (): void => {
+    const fresh = computeScores(live);
+    liveScores.predicted.set(fresh.predicted);
+    for (const name of fresh.names) liveScores.get(name).set(fresh.get(name));
   };
 
   const schedule = (): void => {
@@ -264,21 +269,18 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
       }
       if (job.committed < 0 && typeof policy.decide !== 'function') throw new ContractError(`${policy.name}: commit() returned undefined and the policy has no decide()`);
       job.runner = model.start(job.input);
-      job.trace = newTrace();
+      for (let e = 0; e < K; e++) live.probs.set(uniform, e * C);
     }
     const job = current;
     const runner = job.runner!;
-    const trace = job.trace!;
     const k = runner.next;
-    trace.probs.set(runner.step(), k * C);
+    live.probs.set(runner.step(), k * C);
+    rescore();
+    cursor.moveTo(0, k);
     let leave = k === K - 1 || k === job.committed;
-    let scored: { trace: ExitTrace; scores: ReturnType<typeof computeScores> } | undefined;
     if (!leave && job.committed < 0) {
-      scored = { trace, scores: computeScores(trace) };
-      job.cursor = new TraceCursor(scored);
-      job.cursor.moveTo(0, k);
       const tp = performance.now();
-      const d = policy.decide!(job.cursor.view);
+      const d = policy.decide!(cursor.view);
       job.policyMs += performance.now() - tp;
       if (d !== 'exit' && d !== 'continue') throw new ContractError(`${policy.name}: decide() returned ${JSON.stringify(d)}; expected 'exit' or 'continue'`);
       leave = d === 'exit';
@@ -288,14 +290,13 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
       schedule();
       return;
     }
-    scored ??= { trace, scores: computeScores(trace) };
     const tEnd = performance.now();
     job.computeMs += tEnd - tStep;
     const endMs = tEnd - t0;
     const serviceMs = endMs - job.startMs;
-    const prediction = scored.scores.predicted[k];
+    const prediction = liveScores.predicted[k];
     sendJson(job.res, 200, {
-      id: job.id, prediction, exit: k, probs: Array.from(trace.probs.subarray(k * C, (k + 1) * C)),
+      id: job.id, prediction, exit: k, probs: Array.from(live.probs.subarray(k * C, (k + 1) * C)),
       waitMs: job.startMs - job.arrivalMs, serviceMs, computeMs: job.computeMs, policyMs: job.policyMs, arrivalMs: job.arrivalMs, queueAtArrival: job.queueAtArrival,
     } satisfies InferResponse);
     runner.dispose();
@@ -305,7 +306,6 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
     if (job.record >= 0) records[job.record] = { ...records[job.record], startMs: job.startMs, endMs, exit: k };
     current = undefined;
     if (typeof policy.observe === 'function') {
-      const cursor = new TraceCursor(scored);
       cursor.moveTo(0, k);
       policy.observe({ exit: k, costMs: serviceMs, committed: job.committed >= 0, view: cursor.view });
     }
@@ -349,7 +349,7 @@ export async function startServer(opts: ServerOptions): Promise<TestbedServer> {
     const input = new Float32Array(model.inputSize);
     new Uint8Array(input.buffer).set(body);
     const rec = record({ id, arrivalMs: t, startMs: NaN, endMs: NaN, exit: -1, queueAtArrival, lost: false });
-    queue.push({ id, arrivalMs: t, input, res, record: rec, queueAtArrival, startMs: NaN, computeMs: 0, policyMs: 0, committed: -1, runner: undefined, trace: undefined, cursor: undefined });
+    queue.push({ id, arrivalMs: t, input, res, record: rec, queueAtArrival, startMs: NaN, computeMs: 0, policyMs: 0, committed: -1, runner: undefined });
     if (queue.length > maxQueue) maxQueue = queue.length;
     schedule();
   };
