@@ -1,19 +1,23 @@
 /**
- * One testbed measurement: start a server for a fixture and policy, measure its per-exit service-time
- * distribution on the server's own thread, drive it with the open-loop generator at λ = (λ/μ)·μ, where μ is
- * the *full network's* service rate measured on the server, and compare with the simulator (lib/queue.ts) run on
- * the same arrivals and inputs with the measured service times.
+ * One testbed measurement: start a server for a fixture and policy, measure its service times, drive it with the
+ * open-loop generator at λ = (λ/μ)·μ, and compare with the simulator (lib/queue.ts) run on the same arrivals and
+ * inputs with the measured service times.
  *
- * μ is 1 / the *median* full-pass time: on a shared machine a few passes are stretched 100× by preemption, and
- * the mean of a short calibration then swings several-fold from cell to cell (measured: 0.3–2.3 ms for the same
- * CNN), which would make "λ/μ = 1" a different load in every cell. The median is the network's speed when it
- * runs; the stalls stay in the simulator's input (mean costs and CV) and in the real run.
+ * Two measurements on the server, every cell:
+ * - *calibration*: full block-by-block passes on the server's thread, the per-exit distribution of the model's
+ *   own time (cumulative to each exit);
+ * - *capacity probe*: the plain network served over HTTP with every request waiting (a burst of requests into a
+ *   large buffer): requests completed per second of the busy period. This is μ, "the full network's service rate
+ *   measured on the server". It is lower than 1 / model time because the same thread also parses each request
+ *   and writes its answer; the difference per request is `overheadMs`. (Measured first with 1 / model time:
+ *   the HTTP work alone, 0.05–0.3 ms per request, is comparable to the models' 0.1–0.2 ms, so every λ/μ ≥ 0.5
+ *   was an overload and the comparison said nothing.)
  *
- * The simulator is given (a) the calibrated per-exit means as costs and a lognormal per-job factor with the
- * calibrated CV (`sim*` metrics), and (b) the per-exit mean service times the server reported during the run
- * itself, which include what calibration cannot see — HTTP parsing and responses on the server's thread between
- * exits, GC, other processes on the core (`simInRun*`). Where (a) misses and (b) matches, the gap is overhead of
- * serving, not the queueing model.
+ * The simulator is given (a) per-exit costs = calibrated model means + overheadMs, with a lognormal per-job
+ * factor of the calibrated spread (`sim*` metrics); and (b) the per-exit mean service times the server reported
+ * during the run itself, which include what calibration cannot see — other requests read and refused between a
+ * request's exits, GC, the policy's own computation, other processes on the core (`simInRun*`). Where (a) misses
+ * and (b) matches, the gap is the cost of serving, not the queueing model. Policies plan with the costs of (a).
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +53,8 @@ export interface TestbedRunOptions {
   readonly timeLimitMs: number;
   /** Timed full passes of the calibration (after `calibrationWarmup` untimed ones). */
   readonly calibrationPasses: number;
+  /** Requests of the capacity probe. Default 400. */
+  readonly probeRequests?: number;
   readonly calibrationWarmup?: number;
   /** Datasets folder; without it the committed sample is used (Fashion-MNIST only). */
   readonly dataDir?: string;
@@ -62,7 +68,8 @@ export interface TestbedRunResult {
    * Flat numbers. Real: requests, lossRatio, accuracyServed, accuracyOverall, p50/p95/p99ResponseMs (from the
    * scheduled send time), throughputPerS, meanServiceMs, utilisation (server busy time / elapsed), lateP50Ms,
    * lateP99Ms (generator lateness), gcCount, gcTotalMs, gcMaxMs, loopDelayP99Ms, loopDelayMaxMs (server
-   * thread), muPerS (1 / median full pass), muMeanPerS (1 / mean full pass) and lambdaPerS. Simulated: the same names with the prefix `sim` (calibrated costs) and
+   * thread), muPerS (the probe's capacity), modelMuPerS (1 / mean model time of a full pass), overheadMs
+   * (per-request serving work besides the model), probeCpuShare and lambdaPerS. Simulated: the same names with the prefix `sim` (calibrated costs) and
    * `simInRun` (costs seen during the run). Also meanComputeMs (the server's own synchronous work per request), meanPolicyMs and
    * p99PolicyMs (time inside commit/decide per request),
    * calibratedCv and loadAvg1 (the machine's 1-minute load average at the start).
@@ -197,6 +204,31 @@ function pooledCv(serviceByExit: number[][], means: readonly number[]): number {
 }
 
 /**
+ * The capacity probe: the plain network behind a buffer holding every request, `probeRequests` requests sent in
+ * one burst (as fast as the generator sends). Returns the busy period's time per completed request on the
+ * server's clock (first start to last end, over requests served).
+ */
+async function capacityProbe(host: TestbedHost, o: TestbedRunOptions, modelCostMs: readonly number[], inputs: TestInputs): Promise<{ msPerRequest: number; cpuShare: number }> {
+  const n = o.probeRequests ?? 400;
+  const { url } = await host.request({ op: 'start', fixture: o.fixture, dataDir: o.dataDir, policy: { name: 'fixed-exit', params: { exit: -1 } }, seed: o.seed, bufferCapacity: n, costMs: modelCostMs });
+  const load = await runLoad({ url, arrivals: { kind: 'deterministic', intervalMs: 1e-3 }, seed: o.seed, maxRequests: n, timeLimitMs: o.timeLimitMs, inputs }).catch(async (err: unknown) => {
+    await host.request({ op: 'stop' });
+    throw err;
+  });
+  const stopped = await host.request({ op: 'stop' });
+  if (stopped.error !== undefined) throw new Error(`testbed: the probe server stopped: ${stopped.error}`);
+  const served = stopped.records.filter((r) => !r.lost && Number.isFinite(r.endMs));
+  if (served.length < 2 || load.ok < 2) throw new Error(`testbed: the capacity probe served ${served.length} of ${n} requests`);
+  let first = Infinity;
+  let last = -Infinity;
+  for (const r of served) {
+    first = Math.min(first, r.startMs);
+    last = Math.max(last, r.endMs);
+  }
+  return { msPerRequest: (last - first) / served.length, cpuShare: stopped.process.cpuMs / stopped.process.windowMs };
+}
+
+/**
  * Run one measurement (see the file comment).
  * @throws InputError for bad options; Error when the server thread fails or a policy broke the contract.
  */
@@ -206,12 +238,16 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   // The machine's 1-minute load average when the cell starts: on a shared machine it explains much of the spread.
   const loadAvg1 = loadavg()[0];
   const cal = await host.request({ op: 'calibrate', fixture: o.fixture, dataDir: o.dataDir, passes: o.calibrationPasses, warmup: o.calibrationWarmup ?? 50 });
-  const costMs = cal.profile.meanMs;
-  const K = costMs.length;
-  const lambda = o.lambdaOverMu / cal.profile.perExit[K - 1].p50Ms;
+  const K = cal.profile.meanMs.length;
+  const inputs = inputsOf(o.fixture, o.dataDir);
+  const probe = await capacityProbe(host, o, cal.profile.meanMs, inputs);
+  const overheadMs = Math.max(0, probe.msPerRequest - cal.profile.meanMs[K - 1]);
+  const costMs = cal.profile.meanMs.map((c) => c + overheadMs);
+  // The calibrated spread around the new means: sd_k / (mean_k + overhead), pooled over exits.
+  const cv = Math.sqrt(cal.profile.perExit.reduce((a, s, k) => a + (s.sdMs / costMs[k]) ** 2, 0) / K);
+  const lambda = o.lambdaOverMu / probe.msPerRequest;
   const arrivals: ArrivalConfig = o.arrivals === 'poisson' ? { kind: 'poisson', ratePerMs: lambda } : o.arrivals === 'bursty' ? burstyArrivals(lambda) : o.arrivals;
   const budgetMs = o.budgetFraction === undefined ? undefined : costMs[0] + o.budgetFraction * (costMs[K - 1] - costMs[0]);
-  const inputs = inputsOf(o.fixture, o.dataDir);
   const started = await host.request({ op: 'start', fixture: o.fixture, dataDir: o.dataDir, policy: o.policy, seed: o.seed, bufferCapacity: o.bufferCapacity, costMs, budgetMs });
   const genCpu0 = threadCpuMs();
   const genT0 = performance.now();
@@ -236,15 +272,17 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
     const tr = c === costMs ? test : traceOfRows(o.fixture, inputs.testRows, c);
     return simulate(policy, tr, { bufferCapacity: o.bufferCapacity, arrivals, maxArrivals: load.sent, seed: o.seed, jitter: cv > 0 ? { kind: 'lognormal', cv } : { kind: 'none' } }).metrics;
   };
-  const sim = simulateWith(costMs, cal.profile.cv);
+  const sim = simulateWith(costMs, cv);
   const runCosts = inRunCosts(real.serviceByExit, costMs);
   const simRun = simulateWith(runCosts, pooledCv(real.serviceByExit, runCosts));
   const p = stopped.process;
   return {
     metrics: {
       ...real.metrics,
-      muPerS: 1000 / cal.profile.perExit[K - 1].p50Ms,
-      muMeanPerS: 1000 / costMs[K - 1],
+      muPerS: 1000 / probe.msPerRequest,
+      modelMuPerS: 1000 / cal.profile.meanMs[K - 1],
+      overheadMs,
+      probeCpuShare: probe.cpuShare,
       lambdaPerS: lambda * 1000,
       gcCount: p.gcCount,
       gcTotalMs: p.gcTotalMs,
@@ -255,7 +293,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
       serverCpuShare: p.cpuMs / p.windowMs,
       generatorCpuShare,
       calibrationCpuShare: cal.profile.process.cpuMs / cal.profile.process.windowMs,
-      calibratedCv: cal.profile.cv,
+      calibratedCv: cv,
       loadAvg1,
       ...simMetrics('sim', sim),
       ...simMetrics('simInRun', simRun),
