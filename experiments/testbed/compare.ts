@@ -59,7 +59,7 @@ export function compareMarkdown(records: readonly Rec[]): string {
     return 0;
   });
   const lines: string[] = [];
-  const tally = FIGURES.map(() => ({ sim: 0, inRun: 0, n: 0 }));
+  const tally = FIGURES.map(() => ({ sim: 0, inRun: 0, n: 0, cells: 0, simBelow: 0, inRunBelow: 0 }));
   lines.push(`| model | policy | arrivals | B | λ/μ | seeds | ${FIGURES.map((f) => `${f.title}: real (95% CI) | sim | sim in-run`).join(' | ')} |`);
   lines.push(`|${'---|'.repeat(6 + 3 * FIGURES.length)}`);
   for (const key of keys) {
@@ -70,6 +70,11 @@ export function compareMarkdown(records: readonly Rec[]): string {
       const sim = meanCi(g.map((r) => r.metrics[f.sim])).mean;
       const inRun = meanCi(g.map((r) => r.metrics[f.inRun])).mean;
       const inside = (x: number): boolean => Number.isFinite(real.half) && Math.abs(x - real.mean) <= real.half;
+      if (Number.isFinite(real.mean) && Number.isFinite(sim) && Number.isFinite(inRun)) {
+        tally[i].cells++;
+        if (sim < real.mean) tally[i].simBelow++;
+        if (inRun < real.mean) tally[i].inRunBelow++;
+      }
       if (Number.isFinite(real.half)) {
         tally[i].n++;
         if (inside(sim)) tally[i].sim++;
@@ -86,6 +91,7 @@ export function compareMarkdown(records: readonly Rec[]): string {
   for (const [i, f] of FIGURES.entries()) {
     const t = tally[i];
     if (t.n) lines.push(`- ${f.title}: calibrated simulation inside the real interval in ${t.sim} of ${t.n} cells; in-run simulation in ${t.inRun} of ${t.n}.`);
+    if (t.cells) lines.push(`- ${f.title}: calibrated simulation below the real mean in ${t.simBelow} of ${t.cells} cells; in-run simulation in ${t.inRunBelow} of ${t.cells}.`);
   }
   return lines.join('\n') + '\n';
 }
