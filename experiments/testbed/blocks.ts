@@ -13,7 +13,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../lib/errors.ts';
-import { tf } from '../../lib/tensor.ts';
+// TensorFlow.js directly (as the fixture builder does); callers await lib/tensor.ts initBackend() first, which
+// picks the backend on this same module instance.
+import * as tf from '@tensorflow/tfjs';
 
 type Layer = tf.layers.Layer;
 
