@@ -282,7 +282,7 @@ srvSuite('every registry policy serves through the contract (created and fitted 
   const c = info.costMs;
   for (const spec of REGISTRY) {
     const params = spec.testParams(info)[0] ?? {};
-    const policy = createServerPolicy({ name: spec.name, params }, { seed: 3, model: info, validation, budgetMs: spec.budgeted ? (c[0] + c[c.length - 1]) / 2 : undefined });
+    const policy = await createServerPolicy({ name: spec.name, params }, { seed: 3, model: info, validation, budgetMs: spec.budgeted ? (c[0] + c[c.length - 1]) / 2 : undefined });
     const srv = await startServer({ model, policy, bufferCapacity: 3, costMs: c });
     try {
       for (let i = 0; i < 12; i++) {

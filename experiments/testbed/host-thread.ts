@@ -54,7 +54,7 @@ async function handle(msg: HostRequest): Promise<HostReply> {
       const v = l.validation;
       // Policies plan with the costs measured on this server, so the validation trace they fit on carries them.
       const validation = scoreTrace(new ExitTrace({ nSamples: v.nSamples, nExits: v.nExits, nClasses: v.nClasses, probs: v.probs, labels: v.labels, costMs: msg.costMs, classNames: v.classNames, provenance: v.provenance }));
-      const policy = createServerPolicy(msg.policy, { seed: msg.seed, model: { nExits: v.nExits, nClasses: v.nClasses, costMs: msg.costMs, scoreNames: BUILTIN_SCORES }, validation, budgetMs: msg.budgetMs });
+      const policy = await createServerPolicy(msg.policy, { seed: msg.seed, model: { nExits: v.nExits, nClasses: v.nClasses, costMs: msg.costMs, scoreNames: BUILTIN_SCORES }, validation, budgetMs: msg.budgetMs });
       const monitor = new ProcessMonitor();
       const srv = await startServer({ model: l.model, policy, bufferCapacity: msg.bufferCapacity, costMs: msg.costMs, port: msg.port ?? 0 });
       monitor.start();

@@ -13,6 +13,8 @@ import type { TestbedFixture } from './inputs.ts';
 import type { ProcessStats, ServiceTimeProfile } from './monitor.ts';
 import type { ServerPolicySpec } from './policy.ts';
 import type { ServerRecord, ServerStats } from './server.ts';
+// Type-only, so that a build (tsconfig.build.json) compiles the thread's module next to this one.
+import type {} from './host-thread.ts';
 
 /** A request to the host thread. */
 export type HostRequest =
@@ -46,7 +48,10 @@ export class TestbedHost {
   #dead: Error | undefined;
 
   constructor() {
-    this.#worker = new Worker(new URL('./host-worker.mjs', import.meta.url));
+    // In a checkout (TypeScript through tsx) the thread registers tsx first (host-worker.mjs); compiled, the
+    // thread's own module is JavaScript.
+    const entry = import.meta.url.endsWith('.ts') ? './host-worker.mjs' : './host-thread.js';
+    this.#worker = new Worker(new URL(entry, import.meta.url));
     this.#worker.on('message', (m: { seq: number; reply?: HostReply; error?: string }) => {
       const w = this.#waiting.get(m.seq);
       if (!w) return;

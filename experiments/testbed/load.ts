@@ -6,10 +6,10 @@
  * latency"). Response time is therefore measured from the *scheduled* send time, and how late each request
  * actually left is recorded separately (`lateMs`), so a generator that cannot keep up is visible, not hidden.
  *
- * Same streams as the simulator: with seed s the arrival times come from `new Rng(s).fork('arrivals')` and the
- * input of each request from `new Rng(s).fork('samples').intSampler(n)`, exactly as `simulate` draws them
+ * Same streams as the simulator: with seed s the arrival times come from `workloadRng(s, 'arrivals')` and the
+ * input of each request from `workloadRng(s, 'samples').intSampler(n)`, exactly as `simulate` draws them
  * (lib/queue.ts), so a real run and a simulated one with the same seed see the same arrivals carrying the same
- * inputs.
+ * inputs (a test compares them with the simulator's own records).
  *
  * Transport: Node's `http` with a keep-alive agent (connections are reused; a new one is opened only when every
  * open one has a request in flight, up to `maxConnections`); loopback addresses only. The run is bounded by
@@ -19,7 +19,7 @@
 import { Agent, request } from 'node:http';
 import { makeArrivals, type ArrivalConfig } from '../../lib/arrivals.ts';
 import { InputError } from '../../lib/errors.ts';
-import { Rng } from '../../lib/random.ts';
+import { workloadRng } from '../../lib/random.ts';
 import { inputRow, type TestInputs } from './inputs.ts';
 import type { InferResponse } from './server.ts';
 
@@ -93,7 +93,7 @@ const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
  * passes `horizonMs`.
  */
 export function scheduleTimes(arrivals: ArrivalConfig, seed: number, maxRequests: number, horizonMs = Infinity): Float64Array {
-  const proc = makeArrivals(arrivals, new Rng(seed).fork('arrivals'));
+  const proc = makeArrivals(arrivals, workloadRng(seed, 'arrivals'));
   const out: number[] = [];
   for (let i = 0; i < maxRequests; i++) {
     const t = proc.next();
@@ -105,7 +105,7 @@ export function scheduleTimes(arrivals: ArrivalConfig, seed: number, maxRequests
 
 /** The input index of each of `n` requests with seed `seed` (the simulator's uniform sampling). */
 export function scheduleInputs(nInputs: number, seed: number, n: number): Int32Array {
-  const draw = new Rng(seed).fork('samples').intSampler(nInputs);
+  const draw = workloadRng(seed, 'samples').intSampler(nInputs);
   return Int32Array.from({ length: n }, () => draw());
 }
 

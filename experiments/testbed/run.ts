@@ -265,16 +265,16 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   // served inputs, in the same order), with a fresh policy instance of the same seed.
   const test = traceOfRows(o.fixture, inputs.testRows, costMs);
   const validationTrace = loadTrace(join(fixtureDir(o.fixture), 'manifest.json'), 'validation');
-  const simulateWith = (c: readonly number[], cv: number): QueueMetrics => {
+  const simulateWith = async (c: readonly number[], cv: number): Promise<QueueMetrics> => {
     const model = { nExits: K, nClasses: test.trace.nClasses, costMs: c, scoreNames: BUILTIN_SCORES };
     const b = o.budgetFraction === undefined ? undefined : c[0] + o.budgetFraction * (c[K - 1] - c[0]);
-    const policy = createServerPolicy(o.policy, { seed: o.seed, model, validation: withCosts(validationTrace, c), budgetMs: b });
+    const policy = await createServerPolicy(o.policy, { seed: o.seed, model, validation: withCosts(validationTrace, c), budgetMs: b });
     const tr = c === costMs ? test : traceOfRows(o.fixture, inputs.testRows, c);
     return simulate(policy, tr, { bufferCapacity: o.bufferCapacity, arrivals, maxArrivals: load.sent, seed: o.seed, jitter: cv > 0 ? { kind: 'lognormal', cv } : { kind: 'none' } }).metrics;
   };
-  const sim = simulateWith(costMs, cv);
+  const sim = await simulateWith(costMs, cv);
   const runCosts = inRunCosts(real.serviceByExit, costMs);
-  const simRun = simulateWith(runCosts, pooledCv(real.serviceByExit, runCosts));
+  const simRun = await simulateWith(runCosts, pooledCv(real.serviceByExit, runCosts));
   const p = stopped.process;
   return {
     metrics: {
