@@ -2,6 +2,8 @@
  * The testbed's two command-line tools, as functions of their argument lists so a CLI can mount them
  * (`exitlab serve`, `exitlab load`) and they can also run alone:
  *
+ * (`exitlab serve` / `exitlab load` in the CLI take the same options.)
+ *
  *   npx tsx experiments/testbed/commands.ts serve --fixture fashion-mnist-cnn --policy reactive [--params '{}']
  *       [--buffer 10] [--port 8080] [--host 127.0.0.1] [--seed 1] [--budget-fraction 0.5] [--data DIR]
  *   npx tsx experiments/testbed/commands.ts load --url http://127.0.0.1:8080 --fixture fashion-mnist-cnn
@@ -38,16 +40,42 @@ function num(name: string, v: string | undefined, fallback: number, opts: { inte
   return x;
 }
 
-/** `serve`: run a testbed server in this process until a signal. */
-export async function serveCommand(argv: readonly string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      fixture: { type: 'string', default: 'fashion-mnist-cnn' }, policy: { type: 'string', default: 'fixed-exit' }, params: { type: 'string' },
-      buffer: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, seed: { type: 'string' }, 'budget-fraction': { type: 'string' },
-      data: { type: 'string' }, calibrate: { type: 'string' },
-    },
-  });
+/** Options of `serve`, as strings from a command line (validated here, each error naming its option). */
+export interface ServeFlags {
+  readonly fixture?: string;
+  readonly policy?: string;
+  /** JSON object of policy parameters. */
+  readonly params?: string;
+  readonly buffer?: string;
+  readonly port?: string;
+  readonly host?: string;
+  readonly seed?: string;
+  readonly budgetFraction?: string;
+  readonly data?: string;
+  /** Timed passes of the service-time calibration. */
+  readonly calibrate?: string;
+}
+
+/** Options of `load`, as strings from a command line. */
+export interface LoadFlags {
+  readonly url?: string;
+  readonly fixture?: string;
+  /** Mean request rate, requests/s. */
+  readonly rate?: string;
+  /** poisson, bursty or replay:FILE. */
+  readonly arrivals?: string;
+  readonly requests?: string;
+  /** Seconds. */
+  readonly timeLimit?: string;
+  readonly seed?: string;
+  readonly data?: string;
+  /** Write one JSON line per request here. */
+  readonly out?: string;
+}
+
+/** `serve`: run a testbed server in this process until SIGINT/SIGTERM. */
+export async function serveCommand(flags: ServeFlags): Promise<void> {
+  const values = { ...flags, fixture: flags.fixture ?? 'fashion-mnist-cnn', policy: flags.policy ?? 'fixed-exit', 'budget-fraction': flags.budgetFraction };
   const fixture = checkFixture(values.fixture, 'command line --fixture');
   let params: Record<string, unknown> = {};
   if (values.params !== undefined) {
@@ -67,7 +95,7 @@ export async function serveCommand(argv: readonly string[]): Promise<void> {
   const v = loadTrace(join(fixtureDir(fixture), 'manifest.json'), 'validation');
   const validation = scoreTrace(new ExitTrace({ nSamples: v.nSamples, nExits: K, nClasses: v.nClasses, probs: v.probs, labels: v.labels, costMs, classNames: v.classNames, provenance: v.provenance }));
   const bf = values['budget-fraction'] === undefined ? undefined : num('budget-fraction', values['budget-fraction'], 0.5, { min: 0 });
-  const policy = createServerPolicy({ name: values.policy!, params }, {
+  const policy = await createServerPolicy({ name: values.policy!, params }, {
     seed: num('seed', values.seed, 1, { integer: true }), model: { nExits: K, nClasses: v.nClasses, costMs, scoreNames: BUILTIN_SCORES }, validation,
     budgetMs: bf === undefined ? undefined : costMs[0] + bf * (costMs[K - 1] - costMs[0]),
   });
@@ -93,15 +121,8 @@ function arrivalsFrom(kind: string, ratePerMs: number): ArrivalConfig {
 }
 
 /** `load`: drive a running testbed server open loop and summarise. */
-export async function loadCommand(argv: readonly string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      url: { type: 'string', default: 'http://127.0.0.1:8080' }, fixture: { type: 'string', default: 'fashion-mnist-cnn' }, rate: { type: 'string' },
-      arrivals: { type: 'string', default: 'poisson' }, requests: { type: 'string' }, 'time-limit': { type: 'string' }, seed: { type: 'string' },
-      data: { type: 'string' }, out: { type: 'string' },
-    },
-  });
+export async function loadCommand(flags: LoadFlags): Promise<void> {
+  const values = { ...flags, url: flags.url ?? 'http://127.0.0.1:8080', fixture: flags.fixture ?? 'fashion-mnist-cnn', arrivals: flags.arrivals ?? 'poisson', 'time-limit': flags.timeLimit };
   const fixture = checkFixture(values.fixture, 'command line --fixture');
   const kind = values.arrivals!;
   if (values.rate === undefined && !kind.startsWith('replay:')) throw new InputError('command line', '--rate', 'the mean request rate in requests/s');
@@ -123,7 +144,14 @@ export async function loadCommand(argv: readonly string[]): Promise<void> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [cmd, ...rest] = process.argv.slice(2);
-  if (cmd === 'serve') await serveCommand(rest);
-  else if (cmd === 'load') await loadCommand(rest);
+  const { values } = parseArgs({
+    args: rest,
+    options: Object.fromEntries(
+      ['fixture', 'policy', 'params', 'buffer', 'port', 'host', 'seed', 'budget-fraction', 'data', 'calibrate', 'url', 'rate', 'arrivals', 'requests', 'time-limit', 'out'].map((k) => [k, { type: 'string' as const }]),
+    ),
+  });
+  const flags = { ...values, budgetFraction: values['budget-fraction'], timeLimit: values['time-limit'] } as ServeFlags & LoadFlags;
+  if (cmd === 'serve') await serveCommand(flags);
+  else if (cmd === 'load') await loadCommand(flags);
   else throw new InputError('command line', 'command', 'serve or load', JSON.stringify(cmd));
 }
