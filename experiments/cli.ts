@@ -6,6 +6,8 @@
  *   merge <dirs...> --out DIR     shards of one resolved experiment into one run directory
  *   serve [options]               a fixture's model served over HTTP on loopback with real early exits (testbed)
  *   load [options]                open-loop load against a testbed server (arrivals of lib/arrivals.ts)
+ *   slurm <experiment> --shards N --out DIR [--submit]   the sharded run as a Slurm array job + merge job
+ *   kubernetes <experiment> --shards N --image I --claim C --out DIR   the same as a Kubernetes Indexed Job
  * `run` runs the cells in a pool of worker threads with a progress bar (plain lines when not a terminal), writes
  * the report and prints its summary.
  *
@@ -14,7 +16,7 @@
  * (an `InputError`: an invalid experiment declaration, an unreadable trace manifest, a run directory that needs
  * --resume or belongs to another experiment).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -210,6 +212,120 @@ function version(): string {
   return 'unknown';
 }
 
+/** The bin (`experiments/exitlab.mjs`) beside this module in a checkout, or two levels up from dist/experiments/. */
+function binPath(): string {
+  for (const rel of ['./exitlab.mjs', '../../experiments/exitlab.mjs']) {
+    const url = new URL(rel, import.meta.url);
+    if (existsSync(url)) return fileURLToPath(url);
+  }
+  throw new Error('exitlab: cannot find the exitlab bin (experiments/exitlab.mjs) next to the CLI');
+}
+
+/** A positive integer option, named in the error. */
+function positiveInt(option: string, max: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`expected an integer in [1, ${max}], got ${JSON.stringify(text)} (${option})`);
+    return n;
+  };
+}
+
+interface SlurmFlags {
+  shards: number;
+  out: string;
+  partition?: string;
+  time?: string;
+  cpus?: number;
+  mem?: string;
+  account?: string;
+  qos?: string;
+  maxParallel?: number;
+  jobName?: string;
+  quick: boolean;
+  seeds?: number[];
+  trace?: string[];
+  submit: boolean;
+  force: boolean;
+}
+
+/** `run` options every shard task gets, from the flags given to `slurm` / `kubernetes`. */
+function shardRunArgs(flags: { quick: boolean; seeds?: number[]; trace?: string[] }): string[] {
+  return [...(flags.quick ? ['--quick'] : []), ...(flags.seeds ? ['--seeds', flags.seeds.join(',')] : []), ...(flags.trace ?? []).flatMap((t) => ['--trace', resolve(t)])];
+}
+
+async function commandSlurm(experiment: string, flags: SlurmFlags): Promise<void> {
+  const source = sourceOf(experiment);
+  const { writeSlurmJob } = await import('./cluster/slurm.ts');
+  const out = resolve(flags.out);
+  const r = await writeSlurmJob(
+    {
+      experiment: source.startsWith('file:') ? fileURLToPath(source) : source,
+      shards: flags.shards,
+      out,
+      exitlab: [process.execPath, binPath()],
+      workdir: process.cwd(),
+      partition: flags.partition,
+      time: flags.time,
+      cpus: flags.cpus,
+      mem: flags.mem,
+      account: flags.account,
+      qos: flags.qos,
+      maxParallel: flags.maxParallel,
+      jobName: flags.jobName,
+      runArgs: shardRunArgs(flags),
+    },
+    { submit: flags.submit, force: flags.force },
+  );
+  console.log(`wrote ${r.files.shards}\nwrote ${r.files.merge}`);
+  if (r.jobIds) {
+    console.log(`submitted array job ${r.jobIds.shards} (${flags.shards} tasks) and merge job ${r.jobIds.merge} (afterok); merged run: ${join(out, 'all')}`);
+  } else {
+    console.log(`submit with: jid=$(sbatch --parsable ${r.files.shards}) && sbatch --dependency=afterok:$jid ${r.files.merge}`);
+  }
+}
+
+interface KubernetesFlags {
+  shards: number;
+  out: string;
+  image: string;
+  claim: string;
+  mountPath: string;
+  parallelism?: number;
+  cpus?: number;
+  memory?: string;
+  name?: string;
+  quick: boolean;
+  seeds?: number[];
+  trace?: string[];
+  force: boolean;
+  file?: string;
+}
+
+async function commandKubernetes(experiment: string, flags: KubernetesFlags): Promise<void> {
+  const source = sourceOf(experiment);
+  const { indexedJobManifest } = await import('./cluster/kubernetes.ts');
+  const yaml = indexedJobManifest({
+    experiment: source.startsWith('file:') ? fileURLToPath(source) : source,
+    shards: flags.shards,
+    image: flags.image,
+    out: flags.out,
+    claim: flags.claim,
+    mountPath: flags.mountPath,
+    parallelism: flags.parallelism,
+    cpus: flags.cpus,
+    memory: flags.memory,
+    name: flags.name,
+    runArgs: [...(flags.quick ? ['--quick'] : []), ...(flags.seeds ? ['--seeds', flags.seeds.join(',')] : []), ...(flags.trace ?? []).flatMap((t) => ['--trace', t])],
+  });
+  if (!flags.file) {
+    process.stdout.write(yaml);
+    return;
+  }
+  if (existsSync(flags.file) && !flags.force) throw new InputError(flags.file, '--file', 'a path that does not exist yet (or --force to replace it)', 'an existing file');
+  writeFileSync(flags.file, yaml);
+  console.log(`wrote ${flags.file}; kubectl apply -f ${flags.file}`);
+}
+
 /** The command tree. Errors are thrown (exitOverride), never `process.exit`ed, so `main` picks the exit code. */
 export function program(): Command {
   const p = new Command('exitlab')
@@ -285,6 +401,43 @@ export function program(): Command {
       const { loadCommand } = await import('./testbed/commands.ts');
       await loadCommand(flags);
     });
+  p.command('slurm')
+    .description('write (and with --submit, submit) a sharded run as a Slurm array job plus a dependent merge job')
+    .argument('<experiment>', 'built-in id, or path of an experiment module')
+    .requiredOption('--shards <n>', 'array tasks (shards), each runs `exitlab run --shard i/n --resume`', positiveInt('--shards', 10000))
+    .requiredOption('--out <dir>', 'run directory: shards in DIR/shard-i, merged run in DIR/all, scripts in DIR/slurm, logs in DIR/logs')
+    .option('--partition <p>', '#SBATCH --partition')
+    .option('--time <t>', '#SBATCH --time (per task; Slurm format, e.g. 2:00:00)')
+    .addOption(new Option('--cpus <c>', '#SBATCH --cpus-per-task, and --workers for each task').argParser(positiveInt('--cpus', 4096)))
+    .option('--mem <m>', '#SBATCH --mem (e.g. 4G)')
+    .option('--account <a>', '#SBATCH --account')
+    .option('--qos <q>', '#SBATCH --qos')
+    .addOption(new Option('--max-parallel <m>', '#SBATCH --array=0-(n-1)%m: at most m tasks at once').argParser(positiveInt('--max-parallel', 10000)))
+    .option('--job-name <name>', '#SBATCH --job-name prefix (default exitlab-<experiment>)')
+    .option('--quick', 'pass --quick to every task', false)
+    .addOption(new Option('--seeds <count|list>', 'pass --seeds to every task').argParser(parseSeeds))
+    .addOption(new Option('--trace <manifest.json>', 'pass --trace to every task (repeatable; made absolute)').argParser(collectTrace))
+    .option('--submit', 'submit with sbatch (array job, then the merge job with --dependency=afterok)', false)
+    .option('--force', 'replace existing scripts in DIR/slurm', false)
+    .action(commandSlurm);
+  p.command('kubernetes')
+    .description('write a sharded run as a Kubernetes Indexed Job (JOB_COMPLETION_INDEX = shard) plus a merge Job, as YAML')
+    .argument('<experiment>', 'built-in id, or path of an experiment module inside the image')
+    .requiredOption('--shards <n>', 'completions (shards)', positiveInt('--shards', 10000))
+    .requiredOption('--image <image>', 'container image with exitlab installed')
+    .requiredOption('--claim <pvc>', 'ReadWriteMany PersistentVolumeClaim holding the run directory')
+    .option('--mount-path <path>', 'where the claim is mounted in the pods', '/runs')
+    .option('--out <dir>', 'run directory inside the pods (on the claim)', '/runs/exitlab')
+    .addOption(new Option('--parallelism <p>', 'pods at once (default: all shards)').argParser(positiveInt('--parallelism', 10000)))
+    .addOption(new Option('--cpus <c>', 'CPU request/limit per pod, and --workers').argParser(positiveInt('--cpus', 4096)))
+    .option('--memory <m>', 'memory request/limit per pod (e.g. 4Gi)')
+    .option('--name <name>', 'Job name prefix (default exitlab-<experiment>)')
+    .option('--quick', 'pass --quick to every shard', false)
+    .addOption(new Option('--seeds <count|list>', 'pass --seeds to every shard').argParser(parseSeeds))
+    .addOption(new Option('--trace <manifest.json>', 'pass --trace to every shard (paths inside the image; repeatable)').argParser(collectTrace))
+    .option('--file <path>', 'write the YAML to this file instead of stdout')
+    .option('--force', 'replace --file if it exists', false)
+    .action(commandKubernetes);
   return p;
 }
 

@@ -8,7 +8,7 @@
  * On the data it was fitted on, its mean cost is at most B (see `lib/calibrate.ts` for why, and for the two
  * deliberate differences from the reference code).
  */
-import { exitsByThresholds, geometricShares, thresholdsBySorting } from '../lib/calibrate.ts';
+import { calibratorFor, geometricShares } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
 import type { Policy } from '../lib/policy.ts';
 import { checkScoreName } from '../lib/reward.ts';
@@ -49,12 +49,13 @@ export const budgetedThreshold: PolicySpec<BudgetedThresholdParams> = {
         const K = validation.trace.nExits;
         const shares = geometricShares(validation.trace.costMs, B);
         const values = validation.scores.get(score);
-        t = thresholdsBySorting(values, K, shares);
-        const exits = exitsByThresholds(values, K, t);
+        // One sort per exit of the validation scores serves every budget fitted on them (a sweep, a ladder).
+        const fitted = calibratorFor(values, K).fit(shares);
+        t = fitted.thresholds;
         let cost = 0;
-        for (let n = 0; n < exits.length; n++) cost += validation.trace.costMs[exits[n]];
+        for (let k = 0; k < K; k++) cost += fitted.counts[k] * validation.trace.costMs[k];
         label = `budgeted ${score} (B=${+B.toFixed(4)} ms)`;
-        return { expectedCostMs: cost / exits.length, details: { targetShares: shares, thresholds: Array.from(t) } };
+        return { expectedCostMs: cost / validation.trace.nSamples, details: { targetShares: shares, thresholds: Array.from(t) } };
       },
       decide(view) {
         if (!t) throw new InputError(src, 'fit', 'fit(validation, {budgetMs}) before the first decision', 'an unfitted policy');

@@ -17,7 +17,7 @@ import { tinyTrace } from './helpers.ts';
 import { checkPolicy, policyChecks, PolicyCheckError, type PolicyUnderTest } from '../lib/testing.ts';
 
 const s = suite('conformance');
-// Heavy dependencies (EENet's TensorFlow.js, model-based's HiGHS) load on first use: load them once here.
+// Heavy dependencies (EENet's TensorFlow.js) load on first use: load them once here.
 for (const spec of REGISTRY) await loadPolicy(spec);
 
 /** Cases per policy: EENet trains (a tiny config) in every case, so it gets fewer. */

@@ -32,17 +32,7 @@ const run = (cmd: string, args: string[], cwd: string): string => {
   }
 };
 
-// Before harness v2 lands (experiments/workloads/), a policy entry takes only registry names, so the example's
-// `PolicySpec` entry is swapped for the registry's fixed entropy threshold under another label. Once the
-// workloads exist this is off and the test runs the user's policy object itself.
-const PRE_V2 = !existsSync(join(root, 'experiments', 'workloads'));
-const LABEL = PRE_V2 ? 'pre-v2 stand-in' : 'backlog-entropy';
-// Before the core branch lands (EENet in policies/eenet/), `exitlab/policies` and `exitlab/tensor` still declare
-// TensorFlow.js types and model-based.js awaits HiGHS at top level. Until then: the full consumer project is
-// checked with skipLibCheck, the experiment side (exitlab, exitlab/experiments, the example policy and
-// experiment) with skipLibCheck false, and the CommonJS leg (tsx's CommonJS transform of the package cannot take a
-// top-level await) is left out. Afterwards everything runs with skipLibCheck false and the CommonJS leg is on.
-const PRE_CORE = !existsSync(join(root, 'policies', 'eenet'));
+const LABEL = 'backlog-entropy';
 const SPEC_ENTRY = /\{ label: 'backlog-entropy', policy: backlogEntropy \}/g;
 
 /** Read the run's records. */
@@ -62,7 +52,6 @@ s('packed tarball installs into a fresh strict-TypeScript project (skipLibCheck 
   const experimentFile = join(consumer, 'experiment.ts');
   const text = readFileSync(experimentFile, 'utf8');
   assert.match(text, SPEC_ENTRY, 'the example experiment must enter the policy as its PolicySpec object');
-  if (PRE_V2) writeFileSync(experimentFile, text.replace(SPEC_ENTRY, `{ label: '${LABEL}', policy: 'threshold', params: { score: 'entropy', thresholds: 0.8 } }`));
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2));
   writeFileSync(
     join(consumer, 'tsconfig.json'),
@@ -75,16 +64,7 @@ s('packed tarball installs into a fresh strict-TypeScript project (skipLibCheck 
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
   run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball!), `typescript@${pkg.devDependencies.typescript}`, '@types/node@20'], consumer);
   // Strict, and every declaration file in the program checked (skipLibCheck false): errors print in the message.
-  if (PRE_CORE) {
-    writeFileSync(
-      join(consumer, 'tsconfig.experiments.json'),
-      JSON.stringify({ extends: './tsconfig.json', compilerOptions: { noEmit: true }, include: ['experiment.ts', 'policy.ts'] }, null, 2),
-    );
-    run('npx', ['tsc', '-p', 'tsconfig.experiments.json'], consumer);
-    run('npx', ['tsc', '-p', '.', '--skipLibCheck'], consumer);
-  } else {
-    run('npx', ['tsc', '-p', '.'], consumer);
-  }
+  run('npx', ['tsc', '-p', '.'], consumer);
   assert.match(run('node', ['dist/smoke.js'], consumer), /consumer smoke test passed/);
   const props = run('node', ['dist/policy.test.js'], consumer);
   assert.match(props, /checkPolicy: 100 cases passed/);
@@ -112,7 +92,7 @@ s('packed tarball installs into a fresh strict-TypeScript project (skipLibCheck 
   for (const f of ['config.json', 'run.json', 'summary.csv']) assert.ok(existsSync(join(out, f)), f);
 
   // The same experiment in a CommonJS project (no "type": "module"): the same records.
-  if (!PRE_CORE) {
+  {
     const cjs = join(consumer, 'cjs');
     mkdirSync(cjs);
     writeFileSync(join(cjs, 'package.json'), JSON.stringify({ name: 'consumer-cjs', private: true }, null, 2));

@@ -13,9 +13,7 @@ import { modelInfo, type Policy, type SystemState } from '../lib/policy.ts';
 import { Rng } from '../lib/random.ts';
 import { InputError } from '../lib/errors.ts';
 import { fixedExit, modelBased, rateBased, reactive, threshold } from '../policies/index.ts';
-import { loadPolicy } from '../lib/registry.ts';
 
-await loadPolicy(modelBased); // the HiGHS wasm loads on first use only
 
 const s = suite('queue');
 const dir = mkdtempSync(join(tmpdir(), 'exitlab-q-'));

@@ -11,9 +11,8 @@ import { scoreTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { simulate } from '../lib/queue.ts';
 import { InputError } from '../lib/errors.ts';
-import { loadPolicy, type AnyPolicySpec } from '../lib/registry.ts';
+import type { AnyPolicySpec } from '../lib/registry.ts';
 
-await loadPolicy(modelBased); // the HiGHS wasm loads on first use only
 
 const s = suite('schedulers');
 
