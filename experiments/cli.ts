@@ -4,6 +4,8 @@
  *   run <experiment> [options]    a built-in id or the path of an experiment module (.ts through tsx, or .js/.mjs)
  *   report <dir>                  rewrite a run directory's summaries and report from its records
  *   merge <dirs...> --out DIR     shards of one resolved experiment into one run directory
+ *   serve [options]               a fixture's model served over HTTP on loopback with real early exits (testbed)
+ *   load [options]                open-loop load against a testbed server (arrivals of lib/arrivals.ts)
  *   slurm <experiment> --shards N --out DIR [--submit]   the sharded run as a Slurm array job + merge job
  *   kubernetes <experiment> --shards N --image I --claim C --out DIR   the same as a Kubernetes Indexed Job
  * `run` runs the cells in a pool of worker threads with a progress bar (plain lines when not a terminal), writes
@@ -396,6 +398,38 @@ export function program(): Command {
       const n = mergeRuns(dirs, flags.out, { force: flags.force, partial: flags.partial });
       console.log(`merged ${n} cells from ${dirs.length} runs into ${flags.out}`);
       console.log(`report: ${await writeReport(flags.out)}`);
+    });
+  // The serving testbed (experiments/testbed/commands.ts, loaded only by these two commands).
+  p.command('serve')
+    .description("serve a fixture's TF.js model on 127.0.0.1 with real early exits: one worker, B buffer places, 503 when full; stops on Ctrl-C")
+    .option('--fixture <name>', 'fashion-mnist-cnn or nsl-kdd-mlp', 'fashion-mnist-cnn')
+    .option('--policy <name>', 'registry policy', 'fixed-exit')
+    .option('--params <json>', 'policy parameters as a JSON object')
+    .option('--budget-fraction <f>', 'budget for budgeted policies, from the first exit\'s measured cost (0) to the last\'s (1)')
+    .option('--buffer <B>', 'buffer places', '10')
+    .option('--host <addr>', 'loopback address to bind', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free one)', '8080')
+    .option('--seed <n>', "the policy's seed", '1')
+    .option('--data <dir>', 'datasets folder (needed for nsl-kdd-mlp inputs)')
+    .option('--calibrate <n>', 'timed passes measuring the per-exit service times first', '500')
+    .action(async (flags: Record<string, string | undefined>) => {
+      const { serveCommand } = await import('./testbed/commands.ts');
+      await serveCommand(flags);
+    });
+  p.command('load')
+    .description('open-loop load against a testbed server: requests at times of a Poisson, bursty (MMPP2) or replayed process, bounded in number and time')
+    .option('--url <url>', 'server URL (loopback only)', 'http://127.0.0.1:8080')
+    .option('--fixture <name>', 'whose test inputs to send', 'fashion-mnist-cnn')
+    .option('--rate <per-s>', 'mean request rate, requests per second')
+    .option('--arrivals <kind>', 'poisson, bursty or replay:FILE', 'poisson')
+    .option('--requests <n>', 'requests at most', '10000')
+    .option('--time-limit <s>', 'stop sending after this many seconds', '60')
+    .option('--seed <n>', 'seed of the arrival and input streams (the simulator\'s)', '1')
+    .option('--data <dir>', 'datasets folder (needed for nsl-kdd-mlp inputs)')
+    .option('--out <file>', 'write one JSON line per request')
+    .action(async (flags: Record<string, string | undefined>) => {
+      const { loadCommand } = await import('./testbed/commands.ts');
+      await loadCommand(flags);
     });
   p.command('slurm')
     .description('write (and with --submit, submit) a sharded run as a Slurm array job plus a dependent merge job')

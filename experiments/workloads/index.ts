@@ -6,6 +6,7 @@ import { InputError } from '../../lib/errors.ts';
 import { offline } from './offline.ts';
 import { online } from './online.ts';
 import { queue } from './queue.ts';
+import { testbed } from './testbed.ts';
 import type { AnyWorkload, PartDeclOf } from './types.ts';
 
 /** Every workload kind, by kind (each key equals its workload's `kind`). */
@@ -13,6 +14,7 @@ export const WORKLOADS = {
   offline,
   queue,
   online,
+  testbed,
 } as const;
 
 /** A registered workload kind. */
