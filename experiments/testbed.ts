@@ -1,6 +1,6 @@
 /**
  * Real serving vs the simulator (issue 19): the shipped TF.js models served over HTTP with real early exits
- * (experiments/testbed/), the plain network, the ordinary EEN and the backlog schedulers at λ/μ ∈ {0.5, 1, 1.5,
+ * (experiments/testbed/), the plain network, the ordinary EEN, the backlog schedulers and a backlog-aware threshold ladder at λ/μ ∈ {0.5, 1, 1.5,
  * 2} of the full network's rate measured on the server, B = 10, Poisson and bursty arrivals, both fixtures,
  * three seeds; every record carries the simulator's prediction for the same cell with the measured service
  * times. Run: npx exitlab run testbed --workers 1 [--quick]. Recorded in docs/results/testbed.md.
@@ -22,6 +22,8 @@ export default defineExperiment({
         { label: 'reactive', policy: 'reactive' },
         { label: 'model-based', policy: 'model-based' },
         { label: 'rate-based', policy: 'rate-based' },
+        // Backlog-aware thresholds (issue 17): the model control on max-prob, fixed in advance.
+        { label: 'bt-model', policy: 'backlog-threshold', params: { score: 'maxprob', control: 'model' } },
       ],
       axes: { lambdaOverMu: [0.5, 1, 1.5, 2], bufferSize: [10], arrivals: ['poisson', 'bursty'] },
       baselines: ['EEN', 'plain'],
