@@ -156,23 +156,27 @@ export function kthLargest(a: Float32Array, len: number, rank: number): number {
 
 /**
  * Apply "exit at the first k with score_k ≥ t_k" to every sample of a score array directly (no policy object):
- * what a threshold policy decides, computed in one pass. Used by fits to report the cost they achieve.
- * @param scores [sample][exit] row-major.
- * @param thresholds length K (t[K−1] is ignored: the last exit always takes what is left).
- * @returns the exit of each sample.
+ * what a threshold policy decides, computed in one pass — the columnar path of the threshold policies
+ * (`Policy.decideAll`). The comparison is the per-decision one (a float32 score against the threshold as given),
+ * so the exits are the same sample for sample.
+ * @param scores [sample][exit] row-major, length N·K.
+ * @param thresholds length ≥ K−1 (t[K−1], if present, is ignored: the last exit always takes what is left).
+ * @param out optional result array of length N, reused (no allocation).
+ * @returns the exit of each sample, Int32Array of length N.
  */
-export function exitsByThresholds(scores: Float32Array, nExits: number, thresholds: ArrayLike<number>): Int32Array {
+export function exitsByThresholds(scores: Float32Array, nExits: number, thresholds: ArrayLike<number>, out?: Int32Array): Int32Array {
   const K = nExits;
   const N = scores.length / K;
-  const exits = new Int32Array(N);
-  for (let n = 0; n < N; n++) {
-    let e = K - 1;
-    for (let k = 0; k < K - 1; k++) {
-      if (scores[n * K + k] >= thresholds[k]) {
-        e = k;
-        break;
-      }
-    }
+  if (!Number.isInteger(N)) throw new InputError('exitsByThresholds', 'scores', `length N·K for K = ${K}`, `length ${scores.length}`);
+  if (thresholds.length < K - 1) throw new InputError('exitsByThresholds', 'thresholds', `at least K − 1 = ${K - 1} thresholds`, `${thresholds.length}`);
+  const exits = out ?? new Int32Array(N);
+  if (exits.length !== N) throw new InputError('exitsByThresholds', 'out', `an Int32Array of length N = ${N}`, `length ${exits.length}`);
+  // A local float64 copy: monomorphic reads whatever array type the caller holds thresholds in.
+  const t = Float64Array.from({ length: K - 1 }, (_, k) => thresholds[k]);
+  const last = K - 1;
+  for (let n = 0, row = 0; n < N; n++, row += K) {
+    let e = 0;
+    while (e < last && !(scores[row + e] >= t[e])) e++;
     exits[n] = e;
   }
   return exits;

@@ -120,6 +120,28 @@ function makePolicy(config: EENetConfig, ctx: PolicyContext | undefined, loaded:
       };
     },
     decide,
+    decideAll(scored) {
+      if (!fitted || scored.trace.nExits !== fitted.weights.nExits || scored.trace.nClasses !== fitted.weights.nClasses) return undefined;
+      // decide's arithmetic over the arrays directly (same inputs, same order of operations, same float32
+      // comparison), stopping at each sample's exit instead of computing q at every exit.
+      const w = fitted.weights;
+      const t = fitted.thresholds;
+      const { nSamples: N, nExits: K, nClasses: C, probs } = scored.trace;
+      const maxprob = scored.scores.get('maxprob');
+      const conf = scored.scores.get('entropy');
+      const qs = new Float64Array(K);
+      const exits = new Int32Array(N);
+      for (let n = 0; n < N; n++) {
+        let e = 0;
+        for (; e < K - 1; e++) {
+          const row = n * K + e;
+          qs[e] = scoreAt(w.g[e], C, probs, row * C, maxprob[row], conf[row], qs, e);
+          if (Math.fround(qs[e]) >= t[e]) break;
+        }
+        exits[n] = e;
+      }
+      return exits;
+    },
     toJSON() {
       if (!fitted) throw new InputError(SRC, 'toJSON', 'a fitted policy', 'an unfitted policy');
       return eenetToJSON(fitted);
