@@ -7,7 +7,8 @@
  *
  * Budgeted: on the data it was fitted on, mean cost ≤ B.
  *
- * Requires an initialised TensorFlow.js backend for `fit` (`await initBackend()` from `lib/tensor.ts`); a fitted
+ * Fitting and deciding are plain JavaScript (training: the fused step of `fused.ts`; TensorFlow.js only states the
+ * loss for the gradient test); a fitted
  * or loaded policy decides in plain JavaScript (g_k is linear: C + 2 + k multiply-adds per exit).
  *
  * Reference bugs fixed (listed in ../shared/research/eenet.md):
@@ -56,7 +57,6 @@
 import { InputError } from '../../lib/errors.ts';
 import type { ExitView, ModelInfo, Policy, PolicyContext } from '../../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../../lib/registry.ts';
-import { initBackend } from '../../lib/tensor.ts';
 import { DEFAULT_EENET_CONFIG, checkConfig, scoreAt, type EENetConfig, type FittedEENet } from './model.ts';
 import { eenetFromJSON, eenetToJSON, type EENetJSON } from './serialisation.ts';
 import { fitEENet } from './training.ts';
@@ -173,7 +173,7 @@ export function eenetPolicyFromJSON(json: unknown, model?: ModelInfo, source = '
   return makePolicy(m.config, undefined, m);
 }
 
-/** Registry entry `eenet`: EENet, fitted to a mean-cost budget (ms) on validation; needs an initialised TensorFlow.js backend to fit. */
+/** Registry entry `eenet`: EENet, fitted to a mean-cost budget (ms) on validation. */
 export const eenet: PolicySpec<EENetParams> = {
   name: 'eenet',
   description: 'EENet (Ilhan et al., WACV 2024): learned exit scores and budget-driven exit assignment, thresholds by sorting.',
@@ -205,9 +205,5 @@ export const eenet: PolicySpec<EENetParams> = {
   },
   create(params, ctx): Policy {
     return createEENetPolicy(params, ctx);
-  },
-  // Fitting trains in TensorFlow.js, which initBackend() loads (and picks the backend for).
-  load: async () => {
-    await initBackend();
   },
 };
