@@ -156,23 +156,27 @@ export function kthLargest(a: Float32Array, len: number, rank: number): number {
 
 /**
  * Apply "exit at the first k with score_k ≥ t_k" to every sample of a score array directly (no policy object):
- * what a threshold policy decides, computed in one pass. Used by fits to report the cost they achieve.
- * @param scores [sample][exit] row-major.
- * @param thresholds length K (t[K−1] is ignored: the last exit always takes what is left).
- * @returns the exit of each sample.
+ * what a threshold policy decides, computed in one pass — the columnar path of the threshold policies
+ * (`Policy.decideAll`). The comparison is the per-decision one (a float32 score against the threshold as given),
+ * so the exits are the same sample for sample.
+ * @param scores [sample][exit] row-major, length N·K.
+ * @param thresholds length ≥ K−1 (t[K−1], if present, is ignored: the last exit always takes what is left).
+ * @param out optional result array of length N, reused (no allocation).
+ * @returns the exit of each sample, Int32Array of length N.
  */
-export function exitsByThresholds(scores: Float32Array, nExits: number, thresholds: ArrayLike<number>): Int32Array {
+export function exitsByThresholds(scores: Float32Array, nExits: number, thresholds: ArrayLike<number>, out?: Int32Array): Int32Array {
   const K = nExits;
   const N = scores.length / K;
-  const exits = new Int32Array(N);
-  for (let n = 0; n < N; n++) {
-    let e = K - 1;
-    for (let k = 0; k < K - 1; k++) {
-      if (scores[n * K + k] >= thresholds[k]) {
-        e = k;
-        break;
-      }
-    }
+  if (!Number.isInteger(N)) throw new InputError('exitsByThresholds', 'scores', `length N·K for K = ${K}`, `length ${scores.length}`);
+  if (thresholds.length < K - 1) throw new InputError('exitsByThresholds', 'thresholds', `at least K − 1 = ${K - 1} thresholds`, `${thresholds.length}`);
+  const exits = out ?? new Int32Array(N);
+  if (exits.length !== N) throw new InputError('exitsByThresholds', 'out', `an Int32Array of length N = ${N}`, `length ${exits.length}`);
+  // A local float64 copy: monomorphic reads whatever array type the caller holds thresholds in.
+  const t = Float64Array.from({ length: K - 1 }, (_, k) => thresholds[k]);
+  const last = K - 1;
+  for (let n = 0, row = 0; n < N; n++, row += K) {
+    let e = 0;
+    while (e < last && !(scores[row + e] >= t[e])) e++;
     exits[n] = e;
   }
   return exits;
@@ -193,23 +197,24 @@ export interface CalibratedThresholds {
  * met; every remaining sample tied at that score leaves too (the `score ≥ t` rule). This gives exactly the
  * thresholds of the selection procedure (same cumulative ceiling counts, same tie rule), with no allocation per
  * call and the per-exit counts for free, so fits need no extra pass over the data to report their cost.
- * Memory: N·K Float64 sort keys for N < 2²¹ samples, else N·K Int32 indices.
+ * Memory: 8 bytes per sample and exit (the order as Int32 indices, the scores in that order as Float32) and one byte
+ * per sample; the radix sort itself needs 16 bytes per sample while it runs.
  */
 export class ThresholdCalibrator {
   /** N: fitting samples. */
   readonly nSamples: number;
   /** K: exits. */
   readonly nExits: number;
-  readonly #scores: Float32Array;
   /** For each exit k < K−1, sample indices sorted by descending score: order[k·N + r]. */
   readonly #order: Int32Array;
-  /** Call stamp of the call in which a sample left (0 = never), so no per-call clearing. */
-  readonly #left: Int32Array;
-  #call = 0;
+  /** The scores in that order, sorted[k·N + r] = scores[order[k·N + r]·K + k]: the walk reads them sequentially. */
+  readonly #sorted: Float32Array;
+  /** 1 for a sample that already left in the current call; one byte a sample so it stays in cache. */
+  readonly #left: Uint8Array;
 
   /**
-   * @param scores [sample][exit] row-major, length N·K; not copied, and must not change while this calibrator is
-   *   used (ScoreTable arrays never do).
+   * @param scores [sample][exit] row-major, length N·K; read once here (sorted copies are kept, so later changes
+   *   to the array are not seen).
    */
   constructor(scores: Float32Array, nExits: number) {
     const K = nExits;
@@ -217,35 +222,57 @@ export class ThresholdCalibrator {
     if (!Number.isInteger(K) || K < 1 || !Number.isInteger(N) || N < 1) throw new InputError('ThresholdCalibrator', 'scores', `length N·K for K = ${K}`, `length ${scores.length}`);
     this.nSamples = N;
     this.nExits = K;
-    this.#scores = scores;
-    this.#left = new Int32Array(N);
+    this.#left = new Uint8Array(N);
     const order = new Int32Array(Math.max(0, K - 1) * N);
-    if (N < 2 ** 21) {
-      // Sort (key, index) packed in one float64: key = 2^32 − 1 − (order-preserving uint32 of the float32 score),
-      // so ascending numeric order is descending score, then ascending index. 2^32 · 2^21 = 2^53: exact.
-      const keys = new Float64Array(N);
-      const f = new Float32Array(1);
-      const u = new Uint32Array(f.buffer);
-      for (let k = 0; k < K - 1; k++) {
-        for (let n = 0; n < N; n++) {
-          f[0] = scores[n * K + k];
-          const b = u[0];
-          // IEEE order: flip all bits of negatives, the sign bit of positives. NaN cannot occur (validated scores).
-          const ord = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
-          keys[n] = (0xffffffff - ord) * 2097152 + n;
-        }
-        keys.sort();
-        for (let r = 0; r < N; r++) order[k * N + r] = keys[r] % 2097152;
+    const sorted = new Float32Array(order.length);
+    // Per exit, an LSD radix sort (three passes of 11, 11 and 10 bits) of key = 2^32 − 1 − (order-preserving
+    // uint32 of the float32 score): ascending key is descending score, and a stable sort of samples taken in
+    // index order keeps ties in sample order. Linear in N, no comparator calls.
+    const f = new Float32Array(1);
+    const u = new Uint32Array(f.buffer);
+    let keyA = new Uint32Array(N);
+    let idxA = new Int32Array(N);
+    let keyB = new Uint32Array(N);
+    let idxB = new Int32Array(N);
+    const hist = new Int32Array(2048);
+    for (let k = 0; k < K - 1; k++) {
+      for (let n = 0; n < N; n++) {
+        f[0] = scores[n * K + k];
+        const b = u[0];
+        // IEEE order: flip all bits of negatives, the sign bit of positives. NaN cannot occur (validated scores).
+        const ord = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
+        keyA[n] = (0xffffffff - ord) >>> 0;
+        idxA[n] = n;
       }
-    } else {
-      const idx = new Int32Array(N);
-      for (let k = 0; k < K - 1; k++) {
-        for (let n = 0; n < N; n++) idx[n] = n;
-        idx.sort((x, y) => scores[y * K + k] - scores[x * K + k] || x - y);
-        order.set(idx, k * N);
+      for (let shift = 0; shift < 32; shift += 11) {
+        const mask = shift === 22 ? 0x3ff : 0x7ff;
+        hist.fill(0);
+        for (let n = 0; n < N; n++) hist[(keyA[n] >>> shift) & mask]++;
+        let sum = 0;
+        for (let d = 0; d <= mask; d++) {
+          const c = hist[d];
+          hist[d] = sum;
+          sum += c;
+        }
+        for (let n = 0; n < N; n++) {
+          const key = keyA[n];
+          const at = hist[(key >>> shift) & mask]++;
+          keyB[at] = key;
+          idxB[at] = idxA[n];
+        }
+        [keyA, keyB] = [keyB, keyA];
+        [idxA, idxB] = [idxB, idxA];
+      }
+      order.set(idxA, k * N);
+      for (let r = 0; r < N; r++) {
+        // Back from the key to the float32 score, bit for bit.
+        const ord = (0xffffffff - keyA[r]) >>> 0;
+        u[0] = ord & 0x80000000 ? ord & 0x7fffffff : ~ord >>> 0;
+        sorted[k * N + r] = f[0];
       }
     }
     this.#order = order;
+    this.#sorted = sorted;
   }
 
   /** Thresholds (and per-exit counts) for target shares, as `thresholdsBySorting(scores, K, shares)`. */
@@ -255,9 +282,9 @@ export class ThresholdCalibrator {
     if (shares.length !== K || shares.some((s) => !(s >= 0)) || Math.abs(shares.reduce((a, b) => a + b, 0) - 1) > 1e-9) {
       throw new InputError('ThresholdCalibrator.fit', 'shares', `${K} non-negative shares summing to 1`, `[${shares.join(', ')}]`);
     }
-    const call = ++this.#call;
     const left = this.#left;
-    const scores = this.#scores;
+    left.fill(0);
+    const sorted = this.#sorted;
     const order = this.#order;
     const t = new Float64Array(K);
     const counts = new Float64Array(K);
@@ -273,27 +300,30 @@ export class ThresholdCalibrator {
         continue;
       }
       const base = k * N;
-      let r = 0;
-      let thr = Infinity;
+      const end = base + N;
+      let i = base;
+      let taken = 0;
+      let last = base;
       // Take the `need` highest-scoring remaining samples (or all that remain).
-      for (; r < N && need > 0; r++) {
-        const n = order[base + r];
-        if (left[n] === call) continue;
-        left[n] = call;
-        thr = scores[n * K + k];
-        need--;
-        counts[k]++;
+      for (; i < end && taken < need; i++) {
+        const n = order[i];
+        if (left[n] !== 0) continue;
+        left[n] = 1;
+        taken++;
+        last = i;
       }
-      // Ties at the threshold leave together (score ≥ t); the walk is in descending order, so they are next.
-      for (; r < N; r++) {
-        const n = order[base + r];
-        if (left[n] === call) continue;
-        if (scores[n * K + k] !== thr) break;
-        left[n] = call;
-        counts[k]++;
+      const thr = sorted[last];
+      // Ties at the threshold leave together (score ≥ t); the order is descending, so they come next, and the
+      // first score below the threshold ends them (every later one is lower).
+      for (; i < end && sorted[i] === thr; i++) {
+        const n = order[i];
+        if (left[n] !== 0) continue;
+        left[n] = 1;
+        taken++;
       }
       t[k] = thr;
-      gone += counts[k];
+      counts[k] = taken;
+      gone += taken;
     }
     counts[K - 1] = N - gone;
     return { thresholds: t, counts };

@@ -11,6 +11,7 @@
  *   there time passes and other events happen between exits, but calls the same checked methods.
  */
 import { ContractError, type ExitView, type Policy, type SystemEvent, type SystemState, type TraceCursor } from './policy.ts';
+import type { ScoredTrace } from './scores.ts';
 
 /**
  * The state a policy's `commit` sees at a job's start: a fresh object per call, so a policy that keeps it cannot
@@ -34,6 +35,8 @@ export class JobDriver {
   readonly hasObserve: boolean;
   readonly hasEvent: boolean;
   readonly hasDistribution: boolean;
+  /** Whether the offline harness may take the policy's columnar path: `decideAll`, and neither `commit` nor `observe`. */
+  readonly hasColumnar: boolean;
   /** Whether the last `runJob` was committed at its start. */
   lastCommitted = false;
 
@@ -46,6 +49,29 @@ export class JobDriver {
     this.hasObserve = typeof policy.observe === 'function';
     this.hasEvent = typeof policy.onEvent === 'function';
     this.hasDistribution = typeof policy.exitDistribution === 'function';
+    this.hasColumnar = typeof policy.decideAll === 'function' && !this.hasCommit && !this.hasObserve;
+  }
+
+  /**
+   * Checked columnar path (offline): the policy's `decideAll(scored)`, when `hasColumnar`.
+   * @returns the exit of every sample, or undefined when the policy has no columnar path or declines (then run
+   *   the jobs one by one).
+   * @throws ContractError for anything but an Int32Array of length N with exits in [0, K−1].
+   */
+  decideAll(scored: ScoredTrace): Int32Array | undefined {
+    if (!this.hasColumnar) return undefined;
+    const exits = this.policy.decideAll!(scored);
+    if (exits === undefined) return undefined;
+    const N = scored.trace.nSamples;
+    if (!(exits instanceof Int32Array) || exits.length !== N) {
+      throw new ContractError(`${this.policy.name}: decideAll() returned ${exits instanceof Int32Array ? `${exits.length} exits` : String(exits)}; expected an Int32Array of N = ${N} exits`);
+    }
+    const K = this.nExits;
+    for (let n = 0; n < N; n++) {
+      const e = exits[n];
+      if (!(e >= 0 && e < K)) throw new ContractError(`${this.policy.name}: decideAll() gave sample ${n} exit ${e}; expected an exit index in [0, ${K - 1}]`);
+    }
+    return exits;
   }
 
   /**

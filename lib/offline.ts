@@ -10,18 +10,34 @@ import { TraceCursor, modelInfo, type FitReport, type Policy } from './policy.ts
 import { instantiate, type AnyPolicySpec, type RawParams } from './registry.ts';
 import type { ScoredTrace } from './scores.ts';
 
+/** Options of `runPolicy`. */
+export interface RunPolicyOptions {
+  /**
+   * Take the policy's columnar path (`Policy.decideAll`) when it has one (and neither `commit` nor `observe`).
+   * Default true; false forces the per-decision path (the conformance suite compares the two).
+   */
+  readonly columnar?: boolean;
+}
+
 /**
  * Run one policy over every sample of a trace, in order. Drives the contract exactly as every harness must:
  * `commit` at job start, else `decide` after each exit < K−1 (the last exit is forced here), then `observe`.
+ * A policy with a columnar path (`decideAll`, no `commit`, no `observe`) decides the whole split in one call
+ * instead, with the same exits (checked by `checkPolicy`).
  * @returns the exit of each sample, Int32Array of length N.
  * @throws ContractError if the policy commits to an invalid exit, returns something other than
- *   'exit'/'continue', implements neither `commit` nor `decide`, or peeks at an exit that has not run.
+ *   'exit'/'continue', implements neither `commit` nor `decide`, peeks at an exit that has not run, or its
+ *   `decideAll` returns anything but N exits in [0, K−1].
  */
-export function runPolicy(policy: Policy, scored: ScoredTrace): Int32Array {
+export function runPolicy(policy: Policy, scored: ScoredTrace, options: RunPolicyOptions = {}): Int32Array {
   const { nSamples: N, nExits: K, costMs } = scored.trace;
+  const driver = new JobDriver(policy, K);
+  if (options.columnar !== false) {
+    const all = driver.decideAll(scored);
+    if (all !== undefined) return all;
+  }
   const exits = new Int32Array(N);
   const cursor = new TraceCursor(scored);
-  const driver = new JobDriver(policy, K);
   let clock = 0;
   for (let n = 0; n < N; n++) {
     const exit = driver.runJob(cursor, n, driver.hasCommit ? systemState(clock, 0, Infinity, undefined) : undefined, costMs);

@@ -126,6 +126,18 @@ export interface Policy {
    * samples it with the queue length (`QueueConfig.timeSeriesEveryMs`).
    */
   exitDistribution?(): readonly number[] | undefined;
+  /**
+   * Columnar fast path of the offline harness (optional): the exit of every sample of `scored` at once — exactly
+   * the exits the per-decision path would give (`decide` after each exit k < K−1, the last exit forced), or
+   * `undefined` when it cannot say (e.g. before `fit`; the harness then takes the per-decision path, which
+   * raises the policy's own error). For rules that decide a sample from its own scores at exits 0..k alone, as
+   * threshold rules do (leave at the first k with score_k ≥ t_k): one pass over a column of the score table
+   * instead of K−1 calls through a view per sample. Harnesses use it only for policies with neither `commit`
+   * nor `observe` (those need the job-by-job protocol), and only offline. `checkPolicy` checks, for every
+   * policy that has it, that it gives exactly the per-decision exits on random traces (check "columnar path").
+   * @returns Int32Array of length N with exits in [0, K−1], or undefined.
+   */
+  decideAll?(scored: ScoredTrace): Int32Array | undefined;
 }
 
 /** What a policy factory receives. */

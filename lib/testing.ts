@@ -8,7 +8,8 @@
  *   `yield_checks` does (`policyChecks(subject)` names them): spec checks (defaults parse, an unknown key is
  *   rejected), different seeds differ (policies declared `stochastic`), and per generated case (trace, policy
  *   seed, budget, queue workload) and parameter set: offline run, last exit always exits, oracle bound, no peeking
- *   (even when the policy catches the error), determinism (offline, queue, online), budget kept (budgeted),
+ *   (even when the policy catches the error), determinism (offline, queue, online), budget kept (budgeted), columnar
+ *   path (policies with `decideAll`: the same exits as job by job),
  *   queue run (buffer of 0–4 places, so `commit` sees backlogs and arrival-rate estimates and `onEvent` is
  *   called) and online run (learners with `observe`; regret against the oracle ≥ 0). On the first failure it
  *   throws a `PolicyCheckError` with a shrunk, printed counterexample naming the check.
@@ -18,6 +19,7 @@
  */
 import fc from 'fast-check';
 import { burstyArrivals, type ArrivalConfig } from './arrivals.ts';
+import { JobDriver } from './drive.ts';
 import { InputError } from './errors.ts';
 import { runOnline, stationaryStream, type StreamSpec } from './online.ts';
 import { oracleExits, runPolicy, summarizeExits } from './offline.ts';
@@ -296,6 +298,11 @@ const CASE_CHECKS = [
   'determinism',
   /** Budgeted policies: mean cost ≤ budget on the data they were fitted on. */
   'budget kept',
+  /**
+   * Policies with a columnar path (`decideAll`, no `commit`/`observe`): after the same fit, it gives exactly the
+   * exits of the per-decision path (`runPolicy(…, { columnar: false })`), sample for sample, so it cannot drift.
+   */
+  'columnar path',
   /** A queue run (`simulate`: buffer of 0–4 places, Poisson, bursty or deterministic arrivals at 0.3–3× load). */
   'queue run',
   /** Policies with `observe`: an online run (`runOnline`, stationary stream over the trace), regret ≥ 0 vs the oracle. */
@@ -317,8 +324,23 @@ export function policyChecks(subject: PolicyUnderTest): string[] {
   const budgeted = isSpec ? subject.budgeted : subject.budgeted === true;
   const out: string[] = isSpec ? [...SPEC_CHECKS] : [];
   if (subject.stochastic === true) out.push(STOCHASTIC_CHECK);
-  for (const c of CASE_CHECKS) if (c !== 'budget kept' || budgeted) out.push(c);
+  const columnar = hasColumnarPath(subject);
+  for (const c of CASE_CHECKS) if ((c !== 'budget kept' || budgeted) && (c !== 'columnar path' || columnar)) out.push(c);
   return out;
+}
+
+/**
+ * Whether the subject's policies offer the offline columnar path (`decideAll`, and neither `commit` nor
+ * `observe`): decided on an instance created for the spec trace with the first parameter set (a capability is
+ * a method, so it shows on any instance).
+ */
+function hasColumnarPath(subject: PolicyUnderTest): boolean {
+  const model = modelInfo(specTrace());
+  const p: Policy =
+    'parse' in subject
+      ? instantiate(subject, subject.testParams(model)[0] ?? {}, { seed: 0, model })
+      : subject.create({ rng: policyRng(0, subject.name, {}), model });
+  return typeof p.decideAll === 'function' && typeof p.commit !== 'function' && typeof p.observe !== 'function';
 }
 
 /**
@@ -418,6 +440,10 @@ export function checkPolicy(subject: PolicyUnderTest, options: CheckPolicyOption
               check = 'budget kept';
               if (s.meanCostMs > budgetMs * (1 + budgetTolerance)) throw new Violation(`ignores its budget: mean cost ${s.meanCostMs} ms on the data it was fitted on, budget ${budgetMs} ms`);
             }
+            if (checks.has('columnar path')) {
+              check = 'columnar path';
+              checkColumnar(make(params, policySeed, model), make(params, policySeed, model), scored, budgetMs);
+            }
           } else if ('online' in where) {
             // The oracle takes the best exit of every input, so no policy can beat it in total.
             if (a.regret < -1e-9 * Math.max(1, a.exits.length)) throw new Violation(`online: regret against the oracle ${a.regret} < 0 (the oracle bounds every policy)`);
@@ -439,6 +465,27 @@ export function checkPolicy(subject: PolicyUnderTest, options: CheckPolicyOption
     throw err instanceof Error ? err : new Error(String(err));
   }
   return result.numRuns;
+}
+
+/**
+ * The columnar check: two instances with the same seed, fitted alike; one decides the split with `decideAll`,
+ * the other job by job. A `decideAll` that declines (undefined) leaves nothing to compare.
+ */
+function checkColumnar(a: Policy, b: Policy, scored: ScoredTrace, budgetMs: number | undefined): void {
+  const objective = budgetMs === undefined ? {} : { budgetMs };
+  a.fit?.(scored, objective);
+  b.fit?.(scored, objective);
+  let fast: Int32Array | undefined;
+  try {
+    fast = new JobDriver(a, scored.trace.nExits).decideAll(scored);
+  } catch (err) {
+    throw new Violation(`columnar path: decideAll() threw ${(err as Error).name}: ${(err as Error).message}`);
+  }
+  if (fast === undefined) return;
+  const slow = runPolicy(b, scored, { columnar: false });
+  for (let n = 0; n < slow.length; n++) {
+    if (fast[n] !== slow[n]) throw new Violation(`columnar path: sample ${n} leaves at exit ${fast[n]} by decideAll() but at exit ${slow[n]} by decide()`);
+  }
 }
 
 /** The trace the once-per-spec checks run on: realistic, small, fixed. */

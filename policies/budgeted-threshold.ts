@@ -8,7 +8,7 @@
  * On the data it was fitted on, its mean cost is at most B (see `lib/calibrate.ts` for why, and for the two
  * deliberate differences from the reference code).
  */
-import { calibratorFor, geometricShares } from '../lib/calibrate.ts';
+import { calibratorFor, exitsByThresholds, geometricShares } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
 import type { Policy } from '../lib/policy.ts';
 import { checkScoreName } from '../lib/reward.ts';
@@ -60,6 +60,11 @@ export const budgetedThreshold: PolicySpec<BudgetedThresholdParams> = {
       decide(view) {
         if (!t) throw new InputError(src, 'fit', 'fit(validation, {budgetMs}) before the first decision', 'an unfitted policy');
         return view.score(score) >= t[view.exit] ? 'exit' : 'continue';
+      },
+      // The same rule over the whole score column at once; unfitted, the per-decision path raises the error.
+      decideAll(scored) {
+        if (!t || scored.trace.nExits !== t.length) return undefined;
+        return exitsByThresholds(scored.scores.get(score), t.length, t);
       },
     };
   },

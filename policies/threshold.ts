@@ -4,6 +4,7 @@
  * consecutive earlier exits agreed), with `margin` the top-1/top-2 gap. Thresholds are given, not fitted; for
  * thresholds calibrated to a cost budget use `budgeted-threshold`.
  */
+import { exitsByThresholds } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
 import type { Policy } from '../lib/policy.ts';
 import { checkScoreName } from '../lib/reward.ts';
@@ -48,6 +49,8 @@ export const threshold: PolicySpec<ThresholdParams> = {
     return {
       name: `threshold(${score}≥${shown})`,
       decide: (view) => (view.score(score) >= t[view.exit] ? 'exit' : 'continue'),
+      // The same rule over the whole score column at once (the offline harness's columnar path).
+      decideAll: (scored) => (scored.trace.nExits === K ? exitsByThresholds(scored.scores.get(score), K, t) : undefined),
     };
   },
 };

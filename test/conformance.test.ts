@@ -2,14 +2,15 @@
  * The conformance suite: a loop over the registry calling `checkPolicy` (lib/testing.ts), the single list of
  * checks picked from each policy's capabilities (`policyChecks`): spec checks (defaults parse, unknown key
  * rejected), different seeds differ (stochastic policies), offline run, last exit always exits, oracle bound, no
- * peeking, determinism, budget kept (budgeted), queue run, online run (learners with `observe`). A new policy in
+ * peeking, determinism, budget kept (budgeted), columnar path (policies with `decideAll`), queue run, online run
+ * (learners with `observe`). A new policy in
  * the registry is tested here without writing a test. Then: checkPolicy really fails a policy breaking each of
  * the checks this file relies on.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { oracleExits } from '../lib/offline.ts';
-import type { Policy, PolicyContext } from '../lib/policy.ts';
+import { oracleExits, runPolicy } from '../lib/offline.ts';
+import { ContractError, type Policy, type PolicyContext } from '../lib/policy.ts';
 import { loadPolicy, type AnyPolicySpec } from '../lib/registry.ts';
 import { scoreTrace } from '../lib/scores.ts';
 import { REGISTRY, getPolicySpec } from '../policies/index.ts';
@@ -75,6 +76,51 @@ s('checkPolicy fails a learner whose online run breaks the contract', () => {
     };
   };
   mustFail({ name: 'greedy-online', create: learner }, 'online run', /invalid decision: greedy-online: decide\(\) returned "stop"/);
+});
+
+s('the columnar check applies to policies with decideAll and neither commit nor observe', () => {
+  for (const name of ['threshold', 'budgeted-threshold', 'eenet']) assert.ok(policyChecks(getPolicySpec(name)).includes('columnar path'), name);
+  for (const name of ['fixed-exit', 'dee', 'model-based', 'tuned-threshold']) assert.not.ok(policyChecks(getPolicySpec(name)).includes('columnar path'), name);
+});
+
+s('checkPolicy fails a columnar path that drifts from decide (strict > where decide has ≥)', () => {
+  // Only ties at exactly 0.5 tell the two apart: the adversarial traces (small integer weights) have them.
+  const drifting = (): Policy => ({
+    name: 'drifting-columnar',
+    decide: (view) => (view.score('maxprob') >= 0.5 ? 'exit' : 'continue'),
+    decideAll: (scored) => {
+      const { nSamples: N, nExits: K } = scored.trace;
+      const m = scored.scores.get('maxprob');
+      const exits = new Int32Array(N);
+      for (let n = 0; n < N; n++) {
+        let e = 0;
+        while (e < K - 1 && !(m[n * K + e] > 0.5)) e++;
+        exits[n] = e;
+      }
+      return exits;
+    },
+  });
+  mustFail({ name: 'drifting-columnar', create: drifting }, 'columnar path', /columnar path: sample \d+ leaves at exit \d+ by decideAll\(\) but at exit \d+ by decide\(\)/);
+});
+
+s('runPolicy takes the columnar path when there is one, and checks what it returns', () => {
+  const scored = scoreTrace(tinyTrace());
+  const { nSamples: N, nExits: K } = scored.trace;
+  let calls = 0;
+  const columnar = (out: () => Int32Array | undefined): Policy => ({ name: 'col', decide: () => 'exit', decideAll: () => (calls++, out()) });
+  // Its answer (here: every sample at the last exit) is used instead of decide's (every sample at exit 0).
+  assert.equal(Array.from(runPolicy(columnar(() => new Int32Array(N).fill(K - 1)), scored)), new Array(N).fill(K - 1));
+  assert.is(calls, 1);
+  assert.equal(Array.from(runPolicy(columnar(() => new Int32Array(N).fill(K - 1)), scored, { columnar: false })), new Array(N).fill(0));
+  assert.is(calls, 1);
+  // Declining falls back to decide.
+  assert.equal(Array.from(runPolicy(columnar(() => undefined), scored)), new Array(N).fill(0));
+  // A policy that observes is run job by job (it must see every job).
+  let seen = 0;
+  runPolicy({ ...columnar(() => new Int32Array(N)), observe: () => void seen++ }, scored);
+  assert.is(seen, N);
+  assert.throws(() => runPolicy(columnar(() => new Int32Array(N + 1)), scored), (e: Error) => e instanceof ContractError && /expected an Int32Array of N = /.test(e.message));
+  assert.throws(() => runPolicy(columnar(() => new Int32Array(N).fill(K)), scored), (e: Error) => e instanceof ContractError && /sample 0 exit \d+; expected an exit index in \[0, /.test(e.message));
 });
 
 s('the oracle takes the cheapest correct exit, else the last', () => {

@@ -23,6 +23,7 @@ import {
   sharesWithinBudget,
   toVariables,
   disposeVariables,
+  fromVariables,
   type EENetConfig,
   type EENetVariables,
 } from '../policies/eenet/index.ts';
@@ -37,6 +38,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/tensor.ts';
 import { createEENetPolicy, eenet, eenetPolicyFromJSON } from '../policies/eenet/index.ts';
 import { getPolicySpec } from '../policies/index.ts';
+import { FusedEENet } from '../policies/eenet/fused.ts';
 
 // Fitting needs a backend; initialising it at import time also serves the conformance suite, which runs later in
 // the same process (uvu imports every file before running any suite).
@@ -124,6 +126,65 @@ s('gradient check: TF.js gradients of each phase loss match central finite diffe
     feats.dispose();
     correct.dispose();
     cost.dispose();
+  }
+});
+
+s('the fused trainer (plain JS) has TF.js\'s loss terms and gradients of lossTerms/phaseLoss, both head outputs, off the kinks', () => {
+  const tiny = scoreTrace(syntheticTrace({ nSamples: 9, nExits: 3, nClasses: 3, seed: 6, costMs: [1, 2, 4] }));
+  const data = makeData(tiny);
+  const idx = Int32Array.from([4, 0, 8, 2, 6, 1]);
+  for (const headOutput of ['logit', 'sigmoid'] as const) {
+    for (const budget of [1.6, 3.1]) {
+      const w0 = initEENetWeights(3, 3, 0.5, headOutput, new Rng(headOutput === 'logit' ? 4 : 5));
+      // q inside (0, 1) (clip gradients defined), heads off their start.
+      const weights = { ...w0, g: w0.g.map((w) => w.map((x, r) => x * 0.6 + 0.04 * Math.cos(r + 2))) };
+      const cfg = { lr: 1e-2, weightDecay: 0.05, alphaKl: 0.7, alphaCost: 0.3, betaCe: 1 };
+      const fused = new FusedEENet(weights, [1, 2, 4], budget, cfg);
+      const v: EENetVariables<tf.Variable, tf.Tensor2D> = toVariables<tf.Variable, tf.Tensor2D>(weights);
+      const D = v.layout.featOffset[3];
+      const feats = tf.tensor2d(packFeatures(data, v.layout, v.g.dataSync(), idx), [idx.length, D]);
+      const corr = new Float32Array(idx.length * 3);
+      idx.forEach((n, i) => corr.set(data.correct.subarray(n * 3, n * 3 + 3), i * 3));
+      const correct = tf.tensor2d(corr, [idx.length, 3]);
+      const cost = tf.tensor2d([1, 2, 4], [1, 3]);
+      try {
+        const terms = fused.forward(data, idx);
+        const ref = tf.tidy(() => {
+          const t = lossTerms<tf.Scalar>(v, feats, correct, cost, budget, 1);
+          return [t.bce.dataSync()[0], t.kl.dataSync()[0], t.costLoss.dataSync()[0]];
+        });
+        const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-5 + 1e-4 * Math.abs(b), `${headOutput} B=${budget} ${what}: fused ${a} vs TF.js ${b}`);
+        close(terms.bce, ref[0], 'bce');
+        close(terms.kl, ref[1], 'kl');
+        close(terms.costLoss, ref[2], 'cost term');
+        for (const phase of ['q', 'h'] as const) {
+          fused.forward(data, idx);
+          const mine = fused.gradient(data, idx, phase).slice();
+          const { value, grads } = tf.variableGrads(() => phaseLoss(lossTerms<tf.Scalar>(v, feats, correct, cost, budget, 1), v, phase, cfg), phaseVariables(v, phase));
+          value.dispose();
+          // TF.js's packed gradients in the fused layout (the same read-out as fromVariables).
+          const packed = fromVariables({ ...v, g: phase === 'q' ? grads[v.g.name] : v.g, w1: grads[v.w1.name] ?? v.w1, b1: grads[v.b1.name] ?? v.b1, w2: grads[v.w2.name] ?? v.w2, b2: grads[v.b2.name] ?? v.b2 } as EENetVariables);
+          const theirs: number[] = [];
+          for (let k = 0; k < 3; k++) {
+            if (phase === 'q') theirs.push(...packed.g[k]);
+            else theirs.push(...packed.heads[k].w1, ...packed.heads[k].b1, ...packed.heads[k].w2, packed.heads[k].b2);
+          }
+          for (const gr of Object.values(grads)) gr.dispose();
+          assert.is(mine.length, theirs.length);
+          let nonzero = 0;
+          for (let i = 0; i < mine.length; i++) {
+            assert.ok(Math.abs(mine[i] - theirs[i]) <= 1e-6 + 1e-3 * Math.abs(theirs[i]), `${headOutput} B=${budget} phase ${phase} [${i}]: fused ${mine[i]} vs TF.js ${theirs[i]}`);
+            if (Math.abs(theirs[i]) > 1e-6) nonzero++;
+          }
+          assert.ok(nonzero > mine.length / 2, `${phase}: gradient mostly zero, the check would be vacuous`);
+        }
+      } finally {
+        disposeVariables(v);
+        feats.dispose();
+        correct.dispose();
+        cost.dispose();
+      }
+    }
   }
 });
 

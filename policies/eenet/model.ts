@@ -19,7 +19,7 @@
  *   detached), KL(target ‖ π) with target ∝ clamp(q)^β (detached), and |E[cost] − B|/B, phases alternating;
  * - thresholds by the sorting procedure on the unclamped validation scores with the shares π̄ = mean_n π.
  *
- * Training runs in TensorFlow.js (`training.ts`, on the backend chosen by `lib/tensor.ts`); everything after training (scores,
+ * Training runs in plain JavaScript (`fused.ts`, driven by `training.ts`); everything after training (scores,
  * shares, thresholds, inference, save/load) is plain JavaScript on the weights, so a fitted model decides without
  * TensorFlow.js and identically on every backend.
  *

@@ -7,7 +7,8 @@
  *
  * Budgeted: on the data it was fitted on, mean cost ≤ B.
  *
- * Requires an initialised TensorFlow.js backend for `fit` (`await initBackend()` from `lib/tensor.ts`); a fitted
+ * Fitting and deciding are plain JavaScript (training: the fused step of `fused.ts`; TensorFlow.js only states the
+ * loss for the gradient test); a fitted
  * or loaded policy decides in plain JavaScript (g_k is linear: C + 2 + k multiply-adds per exit).
  *
  * Reference bugs fixed (listed in ../shared/research/eenet.md):
@@ -56,7 +57,6 @@
 import { InputError } from '../../lib/errors.ts';
 import type { ExitView, ModelInfo, Policy, PolicyContext } from '../../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../../lib/registry.ts';
-import { initBackend } from '../../lib/tensor.ts';
 import { DEFAULT_EENET_CONFIG, checkConfig, scoreAt, type EENetConfig, type FittedEENet } from './model.ts';
 import { eenetFromJSON, eenetToJSON, type EENetJSON } from './serialisation.ts';
 import { fitEENet } from './training.ts';
@@ -120,6 +120,28 @@ function makePolicy(config: EENetConfig, ctx: PolicyContext | undefined, loaded:
       };
     },
     decide,
+    decideAll(scored) {
+      if (!fitted || scored.trace.nExits !== fitted.weights.nExits || scored.trace.nClasses !== fitted.weights.nClasses) return undefined;
+      // decide's arithmetic over the arrays directly (same inputs, same order of operations, same float32
+      // comparison), stopping at each sample's exit instead of computing q at every exit.
+      const w = fitted.weights;
+      const t = fitted.thresholds;
+      const { nSamples: N, nExits: K, nClasses: C, probs } = scored.trace;
+      const maxprob = scored.scores.get('maxprob');
+      const conf = scored.scores.get('entropy');
+      const qs = new Float64Array(K);
+      const exits = new Int32Array(N);
+      for (let n = 0; n < N; n++) {
+        let e = 0;
+        for (; e < K - 1; e++) {
+          const row = n * K + e;
+          qs[e] = scoreAt(w.g[e], C, probs, row * C, maxprob[row], conf[row], qs, e);
+          if (Math.fround(qs[e]) >= t[e]) break;
+        }
+        exits[n] = e;
+      }
+      return exits;
+    },
     toJSON() {
       if (!fitted) throw new InputError(SRC, 'toJSON', 'a fitted policy', 'an unfitted policy');
       return eenetToJSON(fitted);
@@ -151,7 +173,7 @@ export function eenetPolicyFromJSON(json: unknown, model?: ModelInfo, source = '
   return makePolicy(m.config, undefined, m);
 }
 
-/** Registry entry `eenet`: EENet, fitted to a mean-cost budget (ms) on validation; needs an initialised TensorFlow.js backend to fit. */
+/** Registry entry `eenet`: EENet, fitted to a mean-cost budget (ms) on validation. */
 export const eenet: PolicySpec<EENetParams> = {
   name: 'eenet',
   description: 'EENet (Ilhan et al., WACV 2024): learned exit scores and budget-driven exit assignment, thresholds by sorting.',
@@ -183,9 +205,5 @@ export const eenet: PolicySpec<EENetParams> = {
   },
   create(params, ctx): Policy {
     return createEENetPolicy(params, ctx);
-  },
-  // Fitting trains in TensorFlow.js, which initBackend() loads (and picks the backend for).
-  load: async () => {
-    await initBackend();
   },
 };

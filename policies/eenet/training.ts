@@ -1,10 +1,13 @@
 /**
- * EENet's training (policies/eenet/), in TensorFlow.js: the packed model, the loss terms of the reference's
- * `ExitAssigner.compute_loss` (with the fixes listed in `spec.ts`), one seeded training run (`trainTrial`) and
- * the multi-trial fit with model selection (`fitEENet`).
+ * EENet's training (policies/eenet/): the loss terms of the reference's `ExitAssigner.compute_loss` (with the
+ * fixes listed in `spec.ts`) written in TensorFlow.js over a packed model (`lossTerms`, `phaseLoss`: the
+ * executable specification, differentiated by TF.js autodiff in test/eenet.test.ts), one seeded training run
+ * (`trainTrial`) and the multi-trial fit with model selection (`fitEENet`).
  *
- * TensorFlow.js is never imported at module load: `initBackend()` (lib/tensor.ts) loads it, and this file takes
- * the loaded module from `loadedTfjs()`, so `import 'exitlab/policies'` costs no TF.js until an EENet is fitted.
+ * Training itself runs the fused plain-JavaScript step of `fused.ts` (the same objective, hand-derived gradients
+ * checked against TF.js's autodiff of `lossTerms`/`phaseLoss`, the same Adam): no TensorFlow.js is needed to fit.
+ * TensorFlow.js is never imported at module load: `initBackend()` (lib/tensor.ts) loads it, and the TF.js
+ * functions here take the loaded module from `loadedTfjs()`.
  * No exported signature mentions a TF.js type (tensor types are type parameters), so exitlab's published
  * declarations type-check without TensorFlow.js's.
  */
@@ -13,6 +16,7 @@ import { InputError } from '../../lib/errors.ts';
 import type { Rng } from '../../lib/random.ts';
 import type { ScoredTrace } from '../../lib/scores.ts';
 import { loadedTfjs } from '../../lib/tensor.ts';
+import { FusedEENet } from './fused.ts';
 import { checkConfig, clamp01, evaluateThresholds, featureWidth, initEENetWeights, thresholdsFor, type EENetConfig, type EENetWeights, type FittedEENet, type HeadWeights } from './model.ts';
 
 /** The TF.js module `initBackend` loaded. @throws Error when none is loaded yet. */
@@ -321,90 +325,57 @@ export interface TrialHistory {
 /**
  * One training run from `init`: epochs of shuffled mini-batches, phases alternating every `period` epochs (q-phase
  * first, as in the reference; `period` 0 trains both every step), one Adam per phase, early stopping on the full
- * objective, the best epoch's weights copied out. Requires an initialised TF.js backend; disposes every tensor it
- * creates.
+ * objective, the best epoch's weights copied out. Each step is `FusedEENet.step` (plain JavaScript, float64).
  */
 export function trainTrial(data: EENetData, init: EENetWeights, budgetMs: number, config: EENetConfig, rng: Rng): { weights: EENetWeights; history: TrialHistory } {
-  const tf = tfjs();
   const N = data.nSamples;
-  const K = data.nExits;
-  const v = toVariables<TF.Variable, TF.Tensor2D>(init);
-  const cost = tf.tensor2d(Float32Array.from(data.costMs), [1, K]);
-  const opts = { q: tf.train.adam(config.lr, 0.9, 0.999, 1e-8), h: tf.train.adam(config.lr, 0.9, 0.999, 1e-8) };
+  const model = new FusedEENet(init, data.costMs, budgetMs, config);
   const perm = new Int32Array(N);
   for (let i = 0; i < N; i++) perm[i] = i;
   const objective: number[] = [];
   const costLossHist: number[] = [];
-  const D = v.layout.featOffset[K];
   let best: EENetWeights | undefined;
   let bestObjective = Infinity;
   let bestEpoch = -1;
   let left = config.patience;
   let stoppedEarly = false;
   let epoch = 0;
-  try {
-    for (; epoch < config.epochs; epoch++) {
-      const phases: ('q' | 'h')[] = config.period === 0 ? ['q', 'h'] : [Math.floor(epoch / config.period) % 2 === 1 ? 'h' : 'q'];
-      rng.shuffle(perm);
-      let sumObj = 0;
-      let sumCost = 0;
-      let batches = 0;
-      for (let start = 0; start < N; start += config.batchSize) {
-        const idx = perm.subarray(start, Math.min(N, start + config.batchSize));
-        const Bn = idx.length;
-        const corr = new Float32Array(Bn * K);
-        for (let i = 0; i < Bn; i++) corr.set(data.correct.subarray(idx[i] * K, idx[i] * K + K), i * K);
-        for (const phase of phases) {
-          const feats = packFeatures(data, v.layout, v.g.dataSync(), idx);
-          const monitor = tf.tidy(() => {
-            const f = tf.tensor2d(feats, [Bn, D]);
-            const c = tf.tensor2d(corr, [Bn, K]);
-            let kept: TF.Tensor | undefined;
-            opts[phase].minimize(
-              () => {
-                const terms = lossTerms<TF.Scalar>(v, f, c, cost, budgetMs, config.betaCe);
-                kept = tf.keep(tf.stack([terms.bce, terms.kl, terms.costLoss]));
-                return phaseLoss(terms, v, phase, config);
-              },
-              false,
-              phaseVariables(v, phase),
-            );
-            return kept!;
-          });
-          const [bce, kl, cl] = monitor.dataSync();
-          monitor.dispose();
-          sumObj += bce + config.alphaKl * kl + config.alphaCost * cl;
-          sumCost += cl;
-          batches++;
-        }
-      }
-      const obj = sumObj / batches;
-      const cl = sumCost / batches;
-      objective.push(obj);
-      costLossHist.push(cl);
-      // Reference: improvement is only looked for while the budget term is small; the best epoch is kept as a
-      // copy (the reference's `best_model = m` aliases the live model, so it always returned the last epoch).
-      if (cl < config.costGate) {
-        if (obj < bestObjective) {
-          bestObjective = obj;
-          bestEpoch = epoch;
-          best = fromVariables(v);
-          left = config.patience;
-        } else if (--left <= 0) {
-          stoppedEarly = true;
-          epoch++;
-          break;
-        }
+  for (; epoch < config.epochs; epoch++) {
+    const phases: ('q' | 'h')[] = config.period === 0 ? ['q', 'h'] : [Math.floor(epoch / config.period) % 2 === 1 ? 'h' : 'q'];
+    rng.shuffle(perm);
+    let sumObj = 0;
+    let sumCost = 0;
+    let batches = 0;
+    for (let start = 0; start < N; start += config.batchSize) {
+      const idx = perm.subarray(start, Math.min(N, start + config.batchSize));
+      for (const phase of phases) {
+        const { bce, kl, costLoss } = model.step(data, idx, phase);
+        sumObj += bce + config.alphaKl * kl + config.alphaCost * costLoss;
+        sumCost += costLoss;
+        batches++;
       }
     }
-    const weights = best ?? fromVariables(v);
-    return { weights, history: { epochs: epoch, stoppedEarly, bestEpoch, objective, costLoss: costLossHist } };
-  } finally {
-    opts.q.dispose();
-    opts.h.dispose();
-    cost.dispose();
-    disposeVariables(v);
+    const obj = sumObj / batches;
+    const cl = sumCost / batches;
+    objective.push(obj);
+    costLossHist.push(cl);
+    // Reference: improvement is only looked for while the budget term is small; the best epoch is kept as a
+    // copy (the reference's `best_model = m` aliases the live model, so it always returned the last epoch).
+    if (cl < config.costGate) {
+      if (obj < bestObjective) {
+        bestObjective = obj;
+        bestEpoch = epoch;
+        best = model.weights();
+        left = config.patience;
+      } else if (--left <= 0) {
+        stoppedEarly = true;
+        epoch++;
+        break;
+      }
+    }
   }
+  const weights = best ?? model.weights();
+  return { weights, history: { epochs: epoch, stoppedEarly, bestEpoch, objective, costLoss: costLossHist } };
 }
 
 /** A trial's outcome on the fitting data. */
@@ -435,22 +406,13 @@ export interface EENetFit {
   readonly meanCostMs: number;
 }
 
-/** Throw unless a TF.js backend has been initialised (`await initBackend()` from `lib/tensor.ts`). */
-export function requireBackend(source: string): void {
-  const tf = loadedTfjs() as typeof TF | undefined;
-  const name = tf && (tf.engine() as unknown as { backendName: string | null }).backendName;
-  if (!name) {
-    throw new Error(`${source}: no TensorFlow.js backend is initialised; await initBackend() (lib/tensor.ts, or 'exitlab/tensor') before fitting`);
-  }
-}
-
 /**
  * Fit EENet on a labelled scored trace for a mean-cost budget: `config.trials` seeded trials (each its own fork of
  * `rng` for initial weights and batch order), thresholds of each by the sorting procedure, and the trial with the
  * best fitting-data accuracy among those whose head-expected cost is within `selectTolerance` of B (the
  * reference's rule); if none is, the one whose head cost is closest to B. Ties go to the earlier trial.
  * The fitted model's mean cost on `scored` is ≤ B (see `sharesWithinBudget`).
- * @throws Error if no TF.js backend is initialised; InputError for a budget below the first exit's cost.
+ * @throws InputError for a budget below the first exit's cost.
  */
 export function fitEENet(scored: ScoredTrace, budgetMs: number, config: EENetConfig, rng: Rng): EENetFit {
   const source = 'fitEENet';
@@ -459,7 +421,6 @@ export function fitEENet(scored: ScoredTrace, budgetMs: number, config: EENetCon
   if (!Number.isFinite(budgetMs) || budgetMs < costMs[0]) {
     throw new InputError(source, 'budgetMs', `a finite budget ≥ the first exit's cost ${costMs[0]} ms`, String(budgetMs));
   }
-  requireBackend(source);
   const data = makeData(scored);
   const summaries: TrialSummary[] = [];
   let chosen = -1;
