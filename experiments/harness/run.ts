@@ -334,14 +334,15 @@ async function runLocked(resolved: ExperimentDecl, all: readonly Cell[], mine: r
       ...(options.seeds ? { seeds: [...options.seeds] } : {}),
       ...(options.traces ? { traces: [...options.traces] } : {}),
     };
-    const pool = new Piscina<WorkerTask | { readonly cell: Cell }, CellRecord>({
+    const pool = new Piscina<WorkerTask | { readonly cell: Cell }, CellRecord | { readonly workerFailure: string }>({
       filename: workerEntry(),
       minThreads: workers,
       maxThreads: workers,
     });
     try {
       const task = (cell: Cell) => (options.source === undefined ? { cell } : { source: options.source, resolve: resolveOpts, key: cell.key });
-      await Promise.all(todo.map((cell) => pool.run(task(cell)).then(record, (err: unknown) => fail(cell, err))));
+      const settle = (cell: Cell, r: CellRecord | { readonly workerFailure: string }) => ('workerFailure' in r ? fail(cell, new Error(r.workerFailure)) : record(r));
+      await Promise.all(todo.map((cell) => pool.run(task(cell)).then((r) => settle(cell, r), (err: unknown) => fail(cell, err))));
     } finally {
       await pool.destroy();
     }

@@ -33,18 +33,22 @@ async function run(t: WorkerTask | { readonly cell: Cell }): Promise<CellRecord>
   return runCell(cell);
 }
 
+/** What a worker answers for a cell that threw: the message, as data (see `task`). */
+export interface WorkerFailure {
+  readonly workerFailure: string;
+}
+
 /**
- * Run the task's cell and return its record. A failure is rethrown as a plain `Error` naming the cell: piscina
- * cannot pass an error subclass with extra fields (`InputError`) back to the main thread and would crash the
- * pool instead of rejecting the task.
+ * Run the task's cell and return its record, or for a cell that throws a `WorkerFailure` naming the cell. The
+ * failure is answered as a value rather than thrown: piscina cannot pass an error subclass with extra fields
+ * (`InputError`) back and would crash the pool, and a rejected task racing the pool's other replies was seen
+ * to crash it too ("Unexpected message from Worker"); a plain reply has neither problem.
  */
-export default async function task(t: WorkerTask | { readonly cell: Cell }): Promise<CellRecord> {
+export default async function task(t: WorkerTask | { readonly cell: Cell }): Promise<CellRecord | WorkerFailure> {
   try {
     return await run(t);
   } catch (err) {
     const e = err as Error;
-    const failure = new Error(`cell ${'cell' in t ? t.cell.key : t.key}: ${e.message}`);
-    failure.stack = `${failure.message}\n${(e.stack ?? '').split('\n').slice(1).join('\n')}`;
-    throw failure;
+    return { workerFailure: `cell ${'cell' in t ? t.cell.key : t.key}: ${e?.message ?? String(e)}` };
   }
 }
