@@ -15,11 +15,12 @@ import { modelBased } from './model-based.ts';
 import { randomExit } from './random-exit.ts';
 import { rateBased } from './rate-based.ts';
 import { reactive } from './reactive.ts';
+import { riskCost, riskGap } from './risk-controlled.ts';
 import { threshold } from './threshold.ts';
 import { tunedThreshold } from './tuned-threshold.ts';
 
 /** Every registered policy family, by registry name. */
-export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased, dee, tunedThreshold, leeUcb, adaeeUcb, egreedyContext, eenet];
+export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased, dee, tunedThreshold, leeUcb, adaeeUcb, egreedyContext, eenet, riskCost, riskGap];
 
 /**
  * Look a policy family up by name.
@@ -31,4 +32,4 @@ export function getPolicySpec(name: string): AnyPolicySpec {
   return spec;
 }
 
-export { adaeeUcb, budgetedThreshold, dee, eenet, egreedyContext, fixedExit, leeUcb, modelBased, randomExit, rateBased, reactive, threshold, tunedThreshold };
+export { adaeeUcb, budgetedThreshold, dee, eenet, egreedyContext, fixedExit, leeUcb, modelBased, randomExit, rateBased, reactive, riskCost, riskGap, threshold, tunedThreshold };

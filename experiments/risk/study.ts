@@ -1,0 +1,202 @@
+/**
+ * The violation study: how often a calibrated policy breaks its target on new data, over many seeded
+ * calibration/test draws. Each split draws a calibration set (and a test set) from the pools, fits every entry on
+ * the calibration set, runs it on the test set through the offline harness (`runPolicy`), and records whether the
+ * test risk exceeds the entry's target: mean cost per sample > B (cost targets) or the performance gap — share of
+ * test samples the policy gets wrong while the last exit gets right — > ε (gap targets).
+ *
+ * Two designs:
+ * - one pool (exchangeable): calibration and test are disjoint random subsets of the same trace (e.g. the
+ *   Fashion-MNIST test split cut in halves), so every guarantee's assumption holds;
+ * - two pools (shift): calibration drawn from one trace (e.g. NSL-KDD validation), test from another
+ *   (KDDTest+): the assumption fails and the rate is reported as it comes out.
+ *
+ * Note on what "violated" measures: the guarantees bound the *expected* risk on a new sample; the test set's own
+ * mean adds sampling noise of order σ/√m on top (m test samples), which the measured rate includes.
+ */
+import { runPolicy } from '../../lib/offline.ts';
+import { InputError } from '../../lib/errors.ts';
+import type { RiskTarget } from '../../lib/guarantee.ts';
+import { modelInfo } from '../../lib/policy.ts';
+import { Rng } from '../../lib/random.ts';
+import type { AnyPolicySpec, RawParams } from '../../lib/registry.ts';
+import { ScoreTable, type ScoredTrace } from '../../lib/scores.ts';
+import { ExitTrace } from '../../lib/trace.ts';
+
+/** One policy of the study with the target its violations are counted against. */
+export interface StudyEntry {
+  /** Row label, unique within a study. */
+  readonly label: string;
+  readonly spec: AnyPolicySpec;
+  readonly params: RawParams;
+  /** The risk whose excess counts as a violation. */
+  readonly target: RiskTarget;
+  /** Budget handed to `fit`, ms; default the target's budget when the target is a cost (budgeted specs need one). */
+  readonly budgetMs?: number;
+}
+
+/** Options of `violationStudy`. */
+export interface StudyOptions {
+  /** Pool the calibration sets are drawn from. */
+  readonly calibrationPool: ScoredTrace;
+  /** Pool the test sets are drawn from; omitted = the calibration pool (disjoint splits). */
+  readonly testPool?: ScoredTrace;
+  /** Calibration samples per split (≥ 1). */
+  readonly calibrationSize: number;
+  /** Test samples per split; default: the rest of the one pool, or all of the test pool. */
+  readonly testSize?: number;
+  /** Number of splits R (≥ 1). */
+  readonly splits: number;
+  /** Seed of the split draws and of every policy's stream. */
+  readonly seed: number;
+  readonly entries: readonly StudyEntry[];
+}
+
+/** One entry on one split. Costs in ms; gap and accuracy as shares of the test samples. */
+export interface SplitRecord {
+  readonly split: number;
+  readonly label: string;
+  readonly testCostMs: number;
+  readonly testAccuracy: number;
+  /** Performance gap on test: share wrong where the last exit is right. */
+  readonly testGap: number;
+  /** Test risk in the target's unit (ms for cost, share for gap). */
+  readonly testRisk: number;
+  readonly violated: boolean;
+}
+
+/** One entry over all splits. */
+export interface StudySummary {
+  readonly label: string;
+  readonly target: RiskTarget;
+  readonly splits: number;
+  readonly violations: number;
+  /** violations / splits. */
+  readonly violationRate: number;
+  readonly meanTestRisk: number;
+  readonly meanAccuracy: number;
+  readonly meanCostMs: number;
+  readonly meanGap: number;
+}
+
+/** What `violationStudy` returns: one record per split and entry (split-major), and one summary per entry. */
+export interface StudyResult {
+  readonly records: readonly SplitRecord[];
+  readonly summary: readonly StudySummary[];
+}
+
+/**
+ * The samples `idx` of a scored trace, as a new scored trace (every score, learned ones included, is carried
+ * over rather than recomputed).
+ */
+export function subsetScored(scored: ScoredTrace, idx: ArrayLike<number>): ScoredTrace {
+  const { nExits: K, nClasses: C } = scored.trace;
+  const n = idx.length;
+  const probs = new Float32Array(n * K * C);
+  const labels = new Int32Array(n);
+  const pick = <T extends Float32Array | Int32Array | Uint8Array>(a: T, out: T): T => {
+    for (let i = 0; i < n; i++) out.set(a.subarray(idx[i] * K, idx[i] * K + K), i * K);
+    return out;
+  };
+  for (let i = 0; i < n; i++) {
+    probs.set(scored.trace.probs.subarray(idx[i] * K * C, (idx[i] + 1) * K * C), i * K * C);
+    labels[i] = scored.trace.labels[idx[i]];
+  }
+  const t = scored.trace;
+  const trace = new ExitTrace(
+    { nSamples: n, nExits: K, nClasses: C, probs, labels, costMs: t.costMs, flops: t.flops, classNames: t.classNames, provenance: { ...t.provenance, split: `${t.provenance.split} (subset of ${n})` } },
+    'subsetScored',
+  );
+  const s = scored.scores;
+  const map = new Map<string, Float32Array>();
+  for (const name of s.names) map.set(name, pick(s.get(name), new Float32Array(n * K)));
+  const table = new ScoreTable(n, K, pick(s.predicted, new Int32Array(n * K)), pick(s.correct, new Uint8Array(n * K)), map);
+  return { trace, scores: table };
+}
+
+/** Accuracy, mean cost (ms) and performance gap of exits on a scored trace. */
+export function exitStats(exits: Int32Array, scored: ScoredTrace): { accuracy: number; meanCostMs: number; gap: number } {
+  const K = scored.trace.nExits;
+  const correct = scored.scores.correct;
+  let right = 0;
+  let cost = 0;
+  let gap = 0;
+  for (let n = 0; n < exits.length; n++) {
+    const c = correct[n * K + exits[n]];
+    right += c;
+    cost += scored.trace.costMs[exits[n]];
+    if (c === 0 && correct[n * K + K - 1] === 1) gap++;
+  }
+  const N = exits.length;
+  return { accuracy: right / N, meanCostMs: cost / N, gap: gap / N };
+}
+
+/**
+ * Run the study (module comment). Deterministic: the same options give the same records bit for bit. Every
+ * entry of a split gets the same policy stream, so methods that share a path also share its random path/test
+ * split and differ only in their selection rule.
+ */
+export function violationStudy(opts: StudyOptions): StudyResult {
+  const src = 'violationStudy';
+  const cal = opts.calibrationPool;
+  const test = opts.testPool;
+  const Nc = cal.trace.nSamples;
+  if (!Number.isSafeInteger(opts.splits) || opts.splits < 1) throw new InputError(src, 'splits', 'an integer ≥ 1', String(opts.splits));
+  const maxCal = test ? Nc : Nc - 1;
+  if (!Number.isSafeInteger(opts.calibrationSize) || opts.calibrationSize < 1 || opts.calibrationSize > maxCal) {
+    throw new InputError(src, 'calibrationSize', `an integer in [1, ${maxCal}]`, String(opts.calibrationSize));
+  }
+  const maxTest = test ? test.trace.nSamples : Nc - opts.calibrationSize;
+  const testSize = opts.testSize ?? maxTest;
+  if (!Number.isSafeInteger(testSize) || testSize < 1 || testSize > maxTest) throw new InputError(src, 'testSize', `an integer in [1, ${maxTest}]`, String(testSize));
+  if (test && (test.trace.nExits !== cal.trace.nExits || test.trace.costMs.some((c, k) => c !== cal.trace.costMs[k]))) {
+    throw new InputError(src, 'testPool', 'a trace of the same model (same exits and costs) as the calibration pool', String(test.trace));
+  }
+  const labels = new Set<string>();
+  for (const e of opts.entries) {
+    if (labels.has(e.label)) throw new InputError(src, 'entries', 'unique labels', JSON.stringify(e.label));
+    labels.add(e.label);
+  }
+  const root = new Rng(opts.seed);
+  const records: SplitRecord[] = [];
+  const parsed = opts.entries.map((e) => ({ e, params: e.spec.parse(e.params) }));
+  for (let r = 0; r < opts.splits; r++) {
+    const rng = root.fork(`split ${r}`);
+    const order = rng.shuffle(Int32Array.from({ length: Nc }, (_, i) => i));
+    const calSet = subsetScored(cal, order.subarray(0, opts.calibrationSize));
+    let testSet: ScoredTrace;
+    if (test) {
+      const Nt = test.trace.nSamples;
+      testSet = testSize === Nt ? test : subsetScored(test, rng.fork('test').shuffle(Int32Array.from({ length: Nt }, (_, i) => i)).subarray(0, testSize));
+    } else {
+      testSet = subsetScored(cal, order.subarray(opts.calibrationSize, opts.calibrationSize + testSize));
+    }
+    for (const { e, params } of parsed) {
+      const policy = e.spec.create(params, { rng: root.fork(`policy ${r}`), model: modelInfo(calSet) });
+      const budgetMs = e.budgetMs ?? (e.target.kind === 'cost' ? e.target.budgetMs : undefined);
+      policy.fit?.(calSet, budgetMs === undefined ? {} : { budgetMs });
+      const stats = exitStats(runPolicy(policy, testSet), testSet);
+      const testRisk = e.target.kind === 'cost' ? stats.meanCostMs : stats.gap;
+      const limit = e.target.kind === 'cost' ? e.target.budgetMs : e.target.epsilon;
+      records.push({ split: r, label: e.label, testCostMs: stats.meanCostMs, testAccuracy: stats.accuracy, testGap: stats.gap, testRisk, violated: testRisk > limit });
+    }
+  }
+  const summary = opts.entries.map((e): StudySummary => {
+    const mine = records.filter((x) => x.label === e.label);
+    const mean = (f: (x: SplitRecord) => number) => mine.reduce((a, x) => a + f(x), 0) / mine.length;
+    const violations = mine.filter((x) => x.violated).length;
+    return {
+      label: e.label,
+      target: e.target,
+      splits: mine.length,
+      violations,
+      violationRate: violations / mine.length,
+      meanTestRisk: mean((x) => x.testRisk),
+      meanAccuracy: mean((x) => x.testAccuracy),
+      meanCostMs: mean((x) => x.testCostMs),
+      meanGap: mean((x) => x.testGap),
+    };
+  });
+  return { records, summary };
+}
+
