@@ -7,3 +7,4 @@ export * from '../lib/queue.ts';
 export * from '../lib/arrivals.ts';
 export * from '../lib/report.ts';
 export * from '../lib/online.ts';
+export * from './risk/study.ts';

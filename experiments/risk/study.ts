@@ -17,7 +17,7 @@
 import { runPolicy } from '../../lib/offline.ts';
 import { InputError } from '../../lib/errors.ts';
 import type { RiskTarget } from '../../lib/guarantee.ts';
-import { modelInfo } from '../../lib/policy.ts';
+import { modelInfo, type ModelInfo, type Policy } from '../../lib/policy.ts';
 import { Rng } from '../../lib/random.ts';
 import type { AnyPolicySpec, RawParams } from '../../lib/registry.ts';
 import { ScoreTable, type ScoredTrace } from '../../lib/scores.ts';
@@ -50,6 +50,12 @@ export interface StudyOptions {
   /** Seed of the split draws and of every policy's stream. */
   readonly seed: number;
   readonly entries: readonly StudyEntry[];
+  /**
+   * How a policy is built for split `split` (default: `spec.create` with the stream `Rng(seed).fork("policy
+   * <split>")`, the same for every entry of a split). A harness passes its own (`instantiate`) to keep one way of
+   * creating policies.
+   */
+  readonly create?: (entry: StudyEntry, params: object, split: number, model: ModelInfo) => Policy;
 }
 
 /** One entry on one split. Costs in ms; gap and accuracy as shares of the test samples. */
@@ -172,7 +178,7 @@ export function violationStudy(opts: StudyOptions): StudyResult {
       testSet = subsetScored(cal, order.subarray(opts.calibrationSize, opts.calibrationSize + testSize));
     }
     for (const { e, params } of parsed) {
-      const policy = e.spec.create(params, { rng: root.fork(`policy ${r}`), model: modelInfo(calSet) });
+      const policy = opts.create ? opts.create(e, params, r, modelInfo(calSet)) : e.spec.create(params, { rng: root.fork(`policy ${r}`), model: modelInfo(calSet) });
       const budgetMs = e.budgetMs ?? (e.target.kind === 'cost' ? e.target.budgetMs : undefined);
       policy.fit?.(calSet, budgetMs === undefined ? {} : { budgetMs });
       const stats = exitStats(runPolicy(policy, testSet), testSet);
