@@ -118,6 +118,7 @@ s('violation study on exchangeable synthetic data: guaranteed methods violate �
   for (const label of ['guarantee wsr', 'ltt hb', 'ltt shared', 'gap ltt', 'gap ltt budget path']) {
     const x = by.get(label)!;
     assert.ok(x.violations <= 20, `${label}: ${x.violations}/${R} violations at δ = ${delta}`);
+    assert.ok(x.poolViolationRate * R <= 20, `${label}: pool risk over target in ${x.poolViolationRate * R}/${R} splits`);
   }
   // Plain calibration (and naive on the gap) matches the target on its own data, so it is over on new data
   // about half the time: 3σ of Bin(100, 1/2) is 15.
