@@ -25,7 +25,8 @@ import { InputError } from './errors.ts';
 import type { Rng } from './random.ts';
 import { ParamReader, type RawParams } from './registry.ts';
 import { DEFAULT_RISK_BOUND, selectAlongPath, type PathSelection, type RiskBound, type RiskMethod } from './risk.ts';
-import type { ScoredTrace } from './scores.ts';
+import { ScoreTable, type ScoredTrace } from './scores.ts';
+import { ExitTrace } from './trace.ts';
 
 /** The risk to control and its target. */
 export type RiskTarget =
@@ -296,4 +297,33 @@ export function parseCostGuarantee(source: string, raw: RawParams | undefined): 
   const points = r.number('points', GUARANTEE_DEFAULTS.points, { min: 2, max: 100000, integer: true });
   r.done();
   return { kind, delta, bound, pathFraction, points };
+}
+
+/**
+ * The samples `idx` of a scored trace, as a new scored trace (every score, learned ones included, is carried
+ * over rather than recomputed).
+ */
+export function subsetScored(scored: ScoredTrace, idx: ArrayLike<number>): ScoredTrace {
+  const { nExits: K, nClasses: C } = scored.trace;
+  const n = idx.length;
+  const probs = new Float32Array(n * K * C);
+  const labels = new Int32Array(n);
+  const pick = <T extends Float32Array | Int32Array | Uint8Array>(a: T, out: T): T => {
+    for (let i = 0; i < n; i++) out.set(a.subarray(idx[i] * K, idx[i] * K + K), i * K);
+    return out;
+  };
+  for (let i = 0; i < n; i++) {
+    probs.set(scored.trace.probs.subarray(idx[i] * K * C, (idx[i] + 1) * K * C), i * K * C);
+    labels[i] = scored.trace.labels[idx[i]];
+  }
+  const t = scored.trace;
+  const trace = new ExitTrace(
+    { nSamples: n, nExits: K, nClasses: C, probs, labels, costMs: t.costMs, flops: t.flops, classNames: t.classNames, provenance: { ...t.provenance, split: `${t.provenance.split} (subset of ${n})` } },
+    'subsetScored',
+  );
+  const s = scored.scores;
+  const map = new Map<string, Float32Array>();
+  for (const name of s.names) map.set(name, pick(s.get(name), new Float32Array(n * K)));
+  const table = new ScoreTable(n, K, pick(s.predicted, new Int32Array(n * K)), pick(s.correct, new Uint8Array(n * K)), map);
+  return { trace, scores: table };
 }

@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { budgetPath, fitRiskControlled, sharedPath } from '../lib/guarantee.ts';
+import { budgetPath, fitRiskControlled, sharedPath, subsetScored } from '../lib/guarantee.ts';
 import { modelInfo } from '../lib/policy.ts';
 import { Rng } from '../lib/random.ts';
 import { scoreTrace } from '../lib/scores.ts';
@@ -14,6 +14,23 @@ import { violationStudy, type StudyEntry } from '../experiments/risk/study.ts';
 import type { RawParams } from '../lib/registry.ts';
 
 const s = suite('risk');
+
+s('subsetScored keeps each picked sample’s labels, probabilities and every score, learned ones included', () => {
+  const base = scoreTrace(syntheticTrace({ nSamples: 50, seed: 8 }));
+  const learned = new Float32Array(50 * 4).map((_, i) => i);
+  const scored = { trace: base.trace, scores: base.scores.withScore('learned', learned) };
+  const idx = [7, 3, 49, 3];
+  const sub = subsetScored(scored, idx);
+  assert.is(sub.trace.nSamples, 4);
+  for (let i = 0; i < idx.length; i++) {
+    assert.is(sub.trace.labels[i], scored.trace.labels[idx[i]]);
+    for (let k = 0; k < 4; k++) {
+      for (const name of ['maxprob', 'patience', 'learned']) assert.is(sub.scores.get(name)[i * 4 + k], scored.scores.get(name)[idx[i] * 4 + k]);
+      assert.is(sub.scores.correct[i * 4 + k], scored.scores.correct[idx[i] * 4 + k]);
+      assert.is(sub.trace.probs[(i * 4 + k) * 10 + 2], scored.trace.probs[(idx[i] * 4 + k) * 10 + 2]);
+    }
+  }
+});
 
 s('paths: the budget path runs from "all at exit 0" to the budget; the shared path from −∞ to +∞', () => {
   const scored = scoreTrace(syntheticTrace({ nSamples: 300, seed: 4 }));

@@ -26,8 +26,8 @@ import type { RiskTarget } from '../../lib/guarantee.ts';
 import { modelInfo, type ModelInfo, type Policy } from '../../lib/policy.ts';
 import { Rng } from '../../lib/random.ts';
 import type { AnyPolicySpec, RawParams } from '../../lib/registry.ts';
-import { ScoreTable, type ScoredTrace } from '../../lib/scores.ts';
-import { ExitTrace } from '../../lib/trace.ts';
+import type { ScoredTrace } from '../../lib/scores.ts';
+import { subsetScored } from '../../lib/guarantee.ts';
 
 /** One policy of the study with the target its violations are counted against. */
 export interface StudyEntry {
@@ -101,35 +101,6 @@ export interface StudySummary {
 export interface StudyResult {
   readonly records: readonly SplitRecord[];
   readonly summary: readonly StudySummary[];
-}
-
-/**
- * The samples `idx` of a scored trace, as a new scored trace (every score, learned ones included, is carried
- * over rather than recomputed).
- */
-export function subsetScored(scored: ScoredTrace, idx: ArrayLike<number>): ScoredTrace {
-  const { nExits: K, nClasses: C } = scored.trace;
-  const n = idx.length;
-  const probs = new Float32Array(n * K * C);
-  const labels = new Int32Array(n);
-  const pick = <T extends Float32Array | Int32Array | Uint8Array>(a: T, out: T): T => {
-    for (let i = 0; i < n; i++) out.set(a.subarray(idx[i] * K, idx[i] * K + K), i * K);
-    return out;
-  };
-  for (let i = 0; i < n; i++) {
-    probs.set(scored.trace.probs.subarray(idx[i] * K * C, (idx[i] + 1) * K * C), i * K * C);
-    labels[i] = scored.trace.labels[idx[i]];
-  }
-  const t = scored.trace;
-  const trace = new ExitTrace(
-    { nSamples: n, nExits: K, nClasses: C, probs, labels, costMs: t.costMs, flops: t.flops, classNames: t.classNames, provenance: { ...t.provenance, split: `${t.provenance.split} (subset of ${n})` } },
-    'subsetScored',
-  );
-  const s = scored.scores;
-  const map = new Map<string, Float32Array>();
-  for (const name of s.names) map.set(name, pick(s.get(name), new Float32Array(n * K)));
-  const table = new ScoreTable(n, K, pick(s.predicted, new Int32Array(n * K)), pick(s.correct, new Uint8Array(n * K)), map);
-  return { trace, scores: table };
 }
 
 /** Accuracy, mean cost (ms) and performance gap of exits on a scored trace. */
