@@ -79,6 +79,8 @@ export interface SplitRecord {
   readonly poolRisk: number;
   /** poolRisk > target. */
   readonly poolViolated: boolean;
+  /** Share of test samples leaving at each exit, length K. */
+  readonly exitShares: readonly number[];
 }
 
 /** One entry over all splits. */
@@ -95,6 +97,8 @@ export interface StudySummary {
   readonly meanAccuracy: number;
   readonly meanCostMs: number;
   readonly meanGap: number;
+  /** Mean over splits of the share of test samples leaving at each exit, length K. */
+  readonly exitShares: readonly number[];
 }
 
 /** What `violationStudy` returns: one record per split and entry (split-major), and one summary per entry. */
@@ -104,9 +108,10 @@ export interface StudyResult {
 }
 
 /** Accuracy, mean cost (ms) and performance gap of exits on a scored trace. */
-export function exitStats(exits: Int32Array, scored: ScoredTrace): { accuracy: number; meanCostMs: number; gap: number } {
+export function exitStats(exits: Int32Array, scored: ScoredTrace): { accuracy: number; meanCostMs: number; gap: number; exitShares: number[] } {
   const K = scored.trace.nExits;
   const correct = scored.scores.correct;
+  const shares = new Array<number>(K).fill(0);
   let right = 0;
   let cost = 0;
   let gap = 0;
@@ -114,10 +119,11 @@ export function exitStats(exits: Int32Array, scored: ScoredTrace): { accuracy: n
     const c = correct[n * K + exits[n]];
     right += c;
     cost += scored.trace.costMs[exits[n]];
+    shares[exits[n]]++;
     if (c === 0 && correct[n * K + K - 1] === 1) gap++;
   }
   const N = exits.length;
-  return { accuracy: right / N, meanCostMs: cost / N, gap: gap / N };
+  return { accuracy: right / N, meanCostMs: cost / N, gap: gap / N, exitShares: shares.map((x) => x / N) };
 }
 
 /**
@@ -170,7 +176,7 @@ export function violationStudy(opts: StudyOptions): StudyResult {
       const limit = e.target.kind === 'cost' ? e.target.budgetMs : e.target.epsilon;
       const population = test ?? cal;
       const poolRisk = population === testSet ? testRisk : riskOf(exitStats(runPolicy(policy, population), population));
-      records.push({ split: r, label: e.label, testCostMs: stats.meanCostMs, testAccuracy: stats.accuracy, testGap: stats.gap, testRisk, violated: testRisk > limit, poolRisk, poolViolated: poolRisk > limit });
+      records.push({ split: r, label: e.label, testCostMs: stats.meanCostMs, testAccuracy: stats.accuracy, testGap: stats.gap, testRisk, violated: testRisk > limit, poolRisk, poolViolated: poolRisk > limit, exitShares: stats.exitShares });
     }
   }
   const summary = opts.entries.map((e): StudySummary => {
@@ -188,6 +194,7 @@ export function violationStudy(opts: StudyOptions): StudyResult {
       meanAccuracy: mean((x) => x.testAccuracy),
       meanCostMs: mean((x) => x.testCostMs),
       meanGap: mean((x) => x.testGap),
+      exitShares: cal.trace.costMs.map((_, k) => mean((x) => x.exitShares[k])),
     };
   });
   return { records, summary };
