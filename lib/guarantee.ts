@@ -7,7 +7,7 @@
  *   Jazbec et al., NeurIPS 2024, §3.2, with the 0–1 loss clipped at 0).
  *
  * Two paths:
- * - `budget`: the method's own budget → thresholds map (`geometricShares` + `thresholdsBySorting`,
+ * - `budget`: the method's own budget → thresholds map (`geometricShares` + the sorting procedure,
  *   lib/calibrate.ts). It is fitted on data, so it must not be fitted on the samples its points are then tested
  *   on (the test would see thresholds chosen to make exactly those samples meet the budget, and the guarantee
  *   breaks). The calibration set is therefore split at random (the policy's seeded `Rng`): a share
@@ -20,7 +20,7 @@
  * `selectAlongPath` never tests): cost — everyone leaves at the first exit (cost exactly c₀ ≤ B); gap — everyone
  * leaves at the last exit (gap 0). The fit never returns anything less safe than that, whatever the data.
  */
-import { exitsByThresholds, geometricShares, thresholdsBySorting } from './calibrate.ts';
+import { ThresholdCalibrator, exitsByThresholds, geometricShares } from './calibrate.ts';
 import { InputError } from './errors.ts';
 import type { Rng } from './random.ts';
 import { ParamReader, type RawParams } from './registry.ts';
@@ -84,7 +84,9 @@ export function budgetPathFrom(thresholdsAt: (budgetMs: number) => Float64Array,
  */
 export function budgetPath(scores: Float32Array, nExits: number, costMs: readonly number[], loMs: number, hiMs: number, points: number): ThresholdPath {
   if (scores.length < nExits && hiMs > costMs[0]) throw new InputError('budgetPath', 'scores', 'at least one sample to fit the path on', 'none');
-  return budgetPathFrom((b) => thresholdsBySorting(scores, nExits, geometricShares(costMs, b)), nExits, costMs, loMs, hiMs, points);
+  // Sorted once per exit, then one walk per budget (the same thresholds as `thresholdsBySorting`, bit for bit).
+  let calibrator: ThresholdCalibrator | undefined;
+  return budgetPathFrom((b) => (calibrator ??= new ThresholdCalibrator(scores, nExits)).fit(geometricShares(costMs, b)).thresholds, nExits, costMs, loMs, hiMs, points);
 }
 
 /** Scores `sharedPath` has a fixed grid for, and that grid's inner values for a K-exit model. */

@@ -15,10 +15,11 @@
  * Learn-then-Test fixed-sequence testing and a Waudby-Smith–Ramdas (default) or Hoeffding–Bentkus p-value
  * (lib/risk.ts, lib/guarantee.ts). The price is a lower budget on the path, hence a little accuracy.
  */
-import { exitsByThresholds, geometricShares, thresholdsBySorting } from '../lib/calibrate.ts';
+import { calibratorFor, exitsByThresholds, geometricShares } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
 import { fitRiskControlled, parseCostGuarantee, type CostGuarantee } from '../lib/guarantee.ts';
 import type { Policy } from '../lib/policy.ts';
+import { checkScoreName } from '../lib/reward.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 
 /** Parameters of `budgeted-threshold`. The budget itself is the fit objective, not a parameter. */
@@ -52,9 +53,7 @@ export const budgetedThreshold: PolicySpec<BudgetedThresholdParams> = {
   },
   create(params, { model, rng }): Policy {
     const src = 'policy "budgeted-threshold"';
-    if (!model.scoreNames.includes(params.score)) {
-      throw new InputError(src, 'params.score', `one of ${model.scoreNames.join(', ')}`, JSON.stringify(params.score));
-    }
+    checkScoreName(src, 'params.score', params.score, model.scoreNames);
     const score = params.score;
     let t: Float64Array | undefined;
     let label = `budgeted ${score}`;
@@ -68,22 +67,25 @@ export const budgetedThreshold: PolicySpec<BudgetedThresholdParams> = {
         const K = validation.trace.nExits;
         const values = validation.scores.get(score);
         let details: Record<string, unknown>;
+        let cost = 0;
         const g = params.guarantee;
         if (g) {
           const fit = fitRiskControlled(validation, score, { kind: 'cost', budgetMs: B }, { method: 'ltt', path: 'budget', ...g }, rng);
           t = fit.thresholds;
           label = `budgeted ${score} (B=${+B.toFixed(4)} ms, ≤ B w.p. ≥ ${1 - g.delta})`;
           details = { thresholds: Array.from(t), pathBudgetMs: fit.parameter, pathIndex: fit.pathIndex, nPath: fit.nPath, nTest: fit.nTest, pValues: fit.selection.pValues.slice(-2) };
+          const exits = exitsByThresholds(values, K, t);
+          for (let n = 0; n < exits.length; n++) cost += validation.trace.costMs[exits[n]];
         } else {
           const shares = geometricShares(validation.trace.costMs, B);
-          t = thresholdsBySorting(values, K, shares);
+          // One sort per exit of the validation scores serves every budget fitted on them (a sweep, a ladder).
+          const fitted = calibratorFor(values, K).fit(shares);
+          t = fitted.thresholds;
+          for (let k = 0; k < K; k++) cost += fitted.counts[k] * validation.trace.costMs[k];
           label = `budgeted ${score} (B=${+B.toFixed(4)} ms)`;
           details = { targetShares: shares, thresholds: Array.from(t) };
         }
-        const exits = exitsByThresholds(values, K, t);
-        let cost = 0;
-        for (let n = 0; n < exits.length; n++) cost += validation.trace.costMs[exits[n]];
-        return { expectedCostMs: cost / exits.length, details };
+        return { expectedCostMs: cost / validation.trace.nSamples, details };
       },
       decide(view) {
         if (!t) throw new InputError(src, 'fit', 'fit(validation, {budgetMs}) before the first decision', 'an unfitted policy');

@@ -19,6 +19,7 @@ import { exitsByThresholds } from '../lib/calibrate.ts';
 import type { ModelInfo, Policy, PolicyContext } from '../lib/policy.ts';
 import type { ScoredTrace } from '../lib/scores.ts';
 import { ParamReader, type PolicySpec, type RawParams } from '../lib/registry.ts';
+import { checkScoreName } from '../lib/reward.ts';
 import type { RiskBound, RiskMethod } from '../lib/risk.ts';
 
 /** Parameters shared by `risk-cost` and `risk-gap`. */
@@ -68,7 +69,7 @@ function readCommon(r: ParamReader, d: RiskControlledParams): RiskControlledPara
 }
 
 function checkScore(src: string, params: RiskControlledParams, model: ModelInfo): void {
-  if (!model.scoreNames.includes(params.score)) throw new InputError(src, 'params.score', `one of ${model.scoreNames.join(', ')}`, JSON.stringify(params.score));
+  checkScoreName(src, 'params.score', params.score, model.scoreNames);
 }
 
 function settingsOf(p: RiskControlledParams): RiskControlSettings {

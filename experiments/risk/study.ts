@@ -24,8 +24,8 @@ import { runPolicy } from '../../lib/offline.ts';
 import { InputError } from '../../lib/errors.ts';
 import type { RiskTarget } from '../../lib/guarantee.ts';
 import { modelInfo, type ModelInfo, type Policy } from '../../lib/policy.ts';
-import { Rng } from '../../lib/random.ts';
-import type { AnyPolicySpec, RawParams } from '../../lib/registry.ts';
+import { workloadRng } from '../../lib/random.ts';
+import { instantiate, type AnyPolicySpec, type RawParams } from '../../lib/registry.ts';
 import type { ScoredTrace } from '../../lib/scores.ts';
 import { subsetScored } from '../../lib/guarantee.ts';
 
@@ -57,9 +57,9 @@ export interface StudyOptions {
   readonly seed: number;
   readonly entries: readonly StudyEntry[];
   /**
-   * How a policy is built for split `split` (default: `spec.create` with the stream `Rng(seed).fork("policy
-   * <split>")`, the same for every entry of a split). A harness passes its own (`instantiate`) to keep one way of
-   * creating policies.
+   * How a policy is built for split `split`. Default: the core's `instantiate` with the run seed
+   * `workloadRng(seed, "risk policies").fork(split).seed`, so the policy's stream depends on the split, its
+   * registry name and parameters (never on a label).
    */
   readonly create?: (entry: StudyEntry, params: object, split: number, model: ModelInfo) => Policy;
 }
@@ -127,9 +127,8 @@ export function exitStats(exits: Int32Array, scored: ScoredTrace): { accuracy: n
 }
 
 /**
- * Run the study (module comment). Deterministic: the same options give the same records bit for bit. Every
- * entry of a split gets the same policy stream, so methods that share a path also share its random path/test
- * split and differ only in their selection rule.
+ * Run the study (module comment). Deterministic: the same options give the same records bit for bit. The
+ * calibration/test draws depend only on the seed and the split index, so every entry sees the same draws.
  */
 export function violationStudy(opts: StudyOptions): StudyResult {
   const src = 'violationStudy';
@@ -152,11 +151,12 @@ export function violationStudy(opts: StudyOptions): StudyResult {
     if (labels.has(e.label)) throw new InputError(src, 'entries', 'unique labels', JSON.stringify(e.label));
     labels.add(e.label);
   }
-  const root = new Rng(opts.seed);
+  const splitRoot = workloadRng(opts.seed, 'risk splits');
+  const policyRoot = workloadRng(opts.seed, 'risk policies');
   const records: SplitRecord[] = [];
   const parsed = opts.entries.map((e) => ({ e, params: e.spec.parse(e.params) }));
   for (let r = 0; r < opts.splits; r++) {
-    const rng = root.fork(`split ${r}`);
+    const rng = splitRoot.fork(r);
     const order = rng.shuffle(Int32Array.from({ length: Nc }, (_, i) => i));
     const calSet = subsetScored(cal, order.subarray(0, opts.calibrationSize));
     let testSet: ScoredTrace;
@@ -167,7 +167,8 @@ export function violationStudy(opts: StudyOptions): StudyResult {
       testSet = subsetScored(cal, order.subarray(opts.calibrationSize, opts.calibrationSize + testSize));
     }
     for (const { e, params } of parsed) {
-      const policy = opts.create ? opts.create(e, params, r, modelInfo(calSet)) : e.spec.create(params, { rng: root.fork(`policy ${r}`), model: modelInfo(calSet) });
+      const model = modelInfo(calSet);
+      const policy = opts.create ? opts.create(e, params, r, model) : instantiate(e.spec, e.params, { seed: policyRoot.fork(r).seed, model });
       const budgetMs = e.budgetMs ?? (e.target.kind === 'cost' ? e.target.budgetMs : undefined);
       policy.fit?.(calSet, budgetMs === undefined ? {} : { budgetMs });
       const stats = exitStats(runPolicy(policy, testSet), testSet);
