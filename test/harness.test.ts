@@ -112,7 +112,7 @@ s('config validation: each bad field is named', () => {
     [{ ...decl, parts: [{ ...part1, axes: { ...part1.axes, arrivals: ['gamma'] } }] }, /parts\[0\]\.axes\.arrivals\[0\]: expected "poisson" or "bursty", got "gamma"/],
     [{ ...decl, parts: [{ ...part1, workload: { kind: 'queue', jobs: 0 } }] }, /parts\[0\]\.workload\.jobs: expected an integer ≥ 1/],
     [{ ...decl, parts: [{ ...part1, baselines: undefined, policies: [{ label: 'b', policy: 'budgeted-threshold' }] }] }, /parts\[0\]\.policies\[0\]\.budgetFraction: expected a budget fraction \(budgeted policy in a queue part/],
-    [{ ...decl, parts: [{ ...part1, workload: { kind: 'batch' } }] }, /parts\[0\]\.workload\.kind: expected "offline", "queue" or "online"/],
+    [{ ...decl, parts: [{ ...part1, workload: { kind: 'batch' } }] }, /parts\[0\]\.workload\.kind: expected "offline", "queue", "online" or "risk"/],
     [{ ...decl, parts: [{ ...decl.parts[2], axes: { beta: [-1], stream: ['stationary'] } }] }, /parts\[0\]\.axes\.beta\[0\]: expected β values ≥ 0, got -1/],
     [{ ...decl, parts: [{ ...decl.parts[2], axes: { beta: [0], stream: ['drift'] } }] }, /parts\[0\]\.axes\.stream\[0\]: expected "stationary", "switch-split" or "switch-mix", got "drift"/],
     [{ ...decl, parts: [{ ...decl.parts[2], workload: { kind: 'online', inputs: 0 } }] }, /parts\[0\]\.workload\.inputs: expected an integer ≥ 1/],

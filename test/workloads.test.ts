@@ -68,7 +68,7 @@ s('registry: each key is its workload’s kind; rank metric, plots, summary colu
     for (const m of w.metrics) assert.ok(['mean', 'share', 'count'].includes(m.kind), `${kind}.${m.name}: kind`);
     for (const b of w.bestBaseline ?? []) assert.ok(metrics.has(b.metric) && metrics.has(b.gap), `${kind}: bestBaseline names declared metrics`);
   }
-  assert.throws(() => getWorkload('batch'), (e: unknown) => e instanceof InputError && /expected "offline", "queue" or "online", got "batch"/.test((e as Error).message));
+  assert.throws(() => getWorkload('batch'), (e: unknown) => e instanceof InputError && /expected "offline", "queue", "online" or "risk", got "batch"/.test((e as Error).message));
 });
 
 s('one cell of each workload: records carry their kind and the model, only declared metrics, shares summing to 1', async () => {
