@@ -24,6 +24,7 @@ export const BUILTIN_EXPERIMENTS: readonly BuiltinExperiment[] = [
   { id: 'eenet-sweep', load: () => import('./eenet-sweep.ts') },
   { id: 'queue-sweep', load: () => import('./queue-sweep.ts') },
   { id: 'testbed', load: () => import('./testbed.ts') },
+  { id: 'risk-control', load: () => import('./risk-control.ts') },
 ];
 
 /** The built-in experiment of that id, or undefined. */

@@ -25,3 +25,4 @@ export type { QueueAxes, QueueWorkloadDecl } from './workloads/queue.ts';
 export type * from './workloads/types.ts';
 export { runExperiment, readRecords, type RunOptions, type RunResult, type RunStart } from './harness/run.ts';
 export { readRun, type FailedCell, type RunContents } from './harness/rundir.ts';
+export * from './risk/study.ts';

@@ -14,6 +14,8 @@ export * from './policy.ts';
 export * from './registry.ts';
 export * from './random.ts';
 export * from './calibrate.ts';
+export * from './risk.ts';
+export * from './guarantee.ts';
 export * from './synthetic.ts';
 export * from './reward.ts';
 export * from './drive.ts';

@@ -126,6 +126,15 @@ export class ParamReader {
     return [...v];
   }
 
+  /** An optional plain-object parameter (e.g. `guarantee`), returned as raw params for a nested `ParamReader`. */
+  optionalObject(key: string): RawParams | undefined {
+    this.#seen.add(key);
+    const v = this.#raw[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InputError(this.#source, `params.${key}`, 'an object of named settings', describe(v));
+    return v as RawParams;
+  }
+
   /** Reject keys no reader asked for: a misspelt parameter must not be silently ignored. */
   done(): void {
     for (const key of Object.keys(this.#raw)) {

@@ -16,11 +16,12 @@ import { modelBased } from './model-based.ts';
 import { randomExit } from './random-exit.ts';
 import { rateBased } from './rate-based.ts';
 import { reactive } from './reactive.ts';
+import { riskCost, riskGap } from './risk-controlled.ts';
 import { threshold } from './threshold.ts';
 import { tunedThreshold } from './tuned-threshold.ts';
 
 /** Every registered policy family, by registry name. */
-export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased, dee, tunedThreshold, leeUcb, adaeeUcb, egreedyContext, eenet, backlogThreshold];
+export const REGISTRY: readonly AnyPolicySpec[] = [fixedExit, randomExit, threshold, budgetedThreshold, reactive, modelBased, rateBased, dee, tunedThreshold, leeUcb, adaeeUcb, egreedyContext, eenet, backlogThreshold, riskCost, riskGap];
 
 /**
  * Look a policy family up by name.
@@ -32,4 +33,4 @@ export function getPolicySpec(name: string): AnyPolicySpec {
   return spec;
 }
 
-export { adaeeUcb, backlogThreshold, budgetedThreshold, dee, eenet, egreedyContext, fixedExit, leeUcb, modelBased, randomExit, rateBased, reactive, threshold, tunedThreshold };
+export { adaeeUcb, backlogThreshold, budgetedThreshold, dee, eenet, egreedyContext, fixedExit, leeUcb, modelBased, randomExit, rateBased, reactive, riskCost, riskGap, threshold, tunedThreshold };

@@ -7,6 +7,7 @@ import { offline } from './offline.ts';
 import { online } from './online.ts';
 import { queue } from './queue.ts';
 import { testbed } from './testbed.ts';
+import { risk } from './risk.ts';
 import type { AnyWorkload, PartDeclOf } from './types.ts';
 
 /** Every workload kind, by kind (each key equals its workload's `kind`). */
@@ -15,6 +16,7 @@ export const WORKLOADS = {
   queue,
   online,
   testbed,
+  risk,
 } as const;
 
 /** A registered workload kind. */
@@ -36,5 +38,5 @@ export function getWorkload(kind: unknown, source = 'workload registry', field =
   throw new InputError(source, field, `${kinds.slice(0, -1).join(', ')} or ${kinds[kinds.length - 1]}`, kind === undefined ? 'none' : JSON.stringify(kind));
 }
 
-export { offline, online, queue };
+export { offline, online, queue, risk };
 export type * from './types.ts';
