@@ -23,8 +23,8 @@ export const BUILTIN_EXPERIMENTS: readonly BuiltinExperiment[] = [
   { id: 'dee-study', load: () => import('./dee-study.ts') },
   { id: 'eenet-sweep', load: () => import('./eenet-sweep.ts') },
   { id: 'queue-sweep', load: () => import('./queue-sweep.ts') },
-  { id: 'testbed', load: () => import('./testbed.ts') },
   { id: 'risk-control', load: () => import('./risk-control.ts') },
+  { id: 'testbed', load: () => import('./testbed.ts') },
 ];
 
 /** The built-in experiment of that id, or undefined. */
