@@ -64,7 +64,7 @@ try {
   writeFileSync(join(dir, 'p.npy'), encodeNpy(probsTrace.probs, [N, K, C]));
   writeFileSync(join(dir, 'y.npy'), encodeNpy(probsTrace.labels, [N]));
   writeFileSync(join(dir, 'z.npy'), encodeNpy(logits, [N, K, C]));
-  let py: { numpy: string; probsSeconds: number; logitsSeconds: number } | undefined;
+  let py: { numpy: string; probsSeconds: number; logitsSeconds: number; basicSeconds: number } | undefined;
   try {
     const out = execFileSync('python3', [join(import.meta.dirname, 'bench_scores.py'), join(dir, 'p.npy'), join(dir, 'y.npy'), join(dir, 'z.npy'), '--repeats', String(R)], { encoding: 'utf8' });
     py = JSON.parse(out.trim().split('\n').pop() as string);
@@ -74,6 +74,7 @@ try {
   if (py) {
     rows.push([`numpy ${py.numpy}, probs (float32)`, py.probsSeconds]);
     rows.push([`numpy ${py.numpy}, logits (float32)`, py.logitsSeconds]);
+    rows.push([`numpy ${py.numpy}, probs: maxprob + argmax + correct only`, py.basicSeconds]);
   }
   for (const [what, sec] of rows) console.log(`${what.padEnd(58)} ${sec.toFixed(3)} s  ${((N * K) / sec / 1e6).toFixed(1)} M rows/s`);
   if (py) {

@@ -4,7 +4,7 @@ entropy confidence, PABEE patience) from the same arrays, vectorised the way a r
     python3 experiments/bench_scores.py PROBS.npy LABELS.npy [LOGITS.npy] [--repeats 3]
 
 Prints one JSON line: the best-of-repeats seconds for the probabilities path (and the logits path), computed
-in the arrays' own dtype (float32), as numpy does by default.
+in the arrays' own dtype (float32), as numpy does by default, and for maxprob + argmax + correct alone.
 """
 import json
 import sys
@@ -31,6 +31,12 @@ def from_probs(p, y):
         plogp = np.where(p > 0, p * np.log(p), 0)
     entropy = np.clip(1 + plogp.sum(axis=2) / np.log(C), 0, 1)
     return pred, correct, maxprob, margin, entropy, patience(pred)
+
+
+def basic(p, y):
+    """Only maxprob, argmax and correctness: the narrower table of issue 16's yardstick."""
+    pred = p.argmax(axis=2)
+    return p.max(axis=2), pred, pred == y[:, None]
 
 
 def from_logits(z, y):
@@ -65,6 +71,7 @@ def main():
     p = np.load(args[0])
     y = np.load(args[1])
     out = {"numpy": np.__version__, "shape": list(p.shape), "dtype": str(p.dtype), "probsSeconds": best(from_probs, p, y, repeats=repeats)}
+    out["basicSeconds"] = best(basic, p, y, repeats=repeats)
     if len(args) > 2:
         z = np.load(args[2])
         out["logitsSeconds"] = best(from_logits, z, y, repeats=repeats)
