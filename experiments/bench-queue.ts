@@ -17,6 +17,7 @@ import { scoreTrace, type ScoredTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { budgetedThreshold, fixedExit, modelBased, rateBased, reactive } from '../policies/index.ts';
 
+
 const { values } = parseArgs({ options: { jobs: { type: 'string', default: '10000000' }, trace: { type: 'string' } } });
 const nJobs = Number(values.jobs);
 const manifest = values.trace ?? 'fixtures/nsl-kdd-mlp/manifest.json';

@@ -183,3 +183,141 @@ export function exitsByThresholds(scores: Float64Array | Float32Array, nExits: n
   }
   return exits;
 }
+
+/** What `ThresholdCalibrator.fit` returns: the thresholds and how many fitting samples leave at each exit. */
+export interface CalibratedThresholds {
+  /** Length K, as `thresholdsBySorting` returns them (bit for bit). */
+  readonly thresholds: Float64Array;
+  /** Fitting samples leaving at each exit under these thresholds, length K (sums to N). */
+  readonly counts: Float64Array;
+}
+
+/**
+ * `thresholdsBySorting` for many share vectors on the same scores (a budget sweep, a ladder of budgets, a
+ * risk-control path): each exit's scores are sorted once (descending, ties in sample order), and each call then
+ * walks the sorted order of exit k, skipping samples that already left, until the exit's cumulative target is
+ * met; every remaining sample tied at that score leaves too (the `score ≥ t` rule). This gives exactly the
+ * thresholds of the selection procedure (same cumulative ceiling counts, same tie rule), with no allocation per
+ * call and the per-exit counts for free, so fits need no extra pass over the data to report their cost.
+ * Memory: N·K Float64 sort keys for N < 2²¹ samples, else N·K Int32 indices.
+ */
+export class ThresholdCalibrator {
+  /** N: fitting samples. */
+  readonly nSamples: number;
+  /** K: exits. */
+  readonly nExits: number;
+  readonly #scores: Float32Array;
+  /** For each exit k < K−1, sample indices sorted by descending score: order[k·N + r]. */
+  readonly #order: Int32Array;
+  /** Call stamp of the call in which a sample left (0 = never), so no per-call clearing. */
+  readonly #left: Int32Array;
+  #call = 0;
+
+  /**
+   * @param scores [sample][exit] row-major, length N·K; not copied, and must not change while this calibrator is
+   *   used (ScoreTable arrays never do).
+   */
+  constructor(scores: Float32Array, nExits: number) {
+    const K = nExits;
+    const N = scores.length / K;
+    if (!Number.isInteger(K) || K < 1 || !Number.isInteger(N) || N < 1) throw new InputError('ThresholdCalibrator', 'scores', `length N·K for K = ${K}`, `length ${scores.length}`);
+    this.nSamples = N;
+    this.nExits = K;
+    this.#scores = scores;
+    this.#left = new Int32Array(N);
+    const order = new Int32Array(Math.max(0, K - 1) * N);
+    if (N < 2 ** 21) {
+      // Sort (key, index) packed in one float64: key = 2^32 − 1 − (order-preserving uint32 of the float32 score),
+      // so ascending numeric order is descending score, then ascending index. 2^32 · 2^21 = 2^53: exact.
+      const keys = new Float64Array(N);
+      const f = new Float32Array(1);
+      const u = new Uint32Array(f.buffer);
+      for (let k = 0; k < K - 1; k++) {
+        for (let n = 0; n < N; n++) {
+          f[0] = scores[n * K + k];
+          const b = u[0];
+          // IEEE order: flip all bits of negatives, the sign bit of positives. NaN cannot occur (validated scores).
+          const ord = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
+          keys[n] = (0xffffffff - ord) * 2097152 + n;
+        }
+        keys.sort();
+        for (let r = 0; r < N; r++) order[k * N + r] = keys[r] % 2097152;
+      }
+    } else {
+      const idx = new Int32Array(N);
+      for (let k = 0; k < K - 1; k++) {
+        for (let n = 0; n < N; n++) idx[n] = n;
+        idx.sort((x, y) => scores[y * K + k] - scores[x * K + k] || x - y);
+        order.set(idx, k * N);
+      }
+    }
+    this.#order = order;
+  }
+
+  /** Thresholds (and per-exit counts) for target shares, as `thresholdsBySorting(scores, K, shares)`. */
+  fit(shares: readonly number[]): CalibratedThresholds {
+    const K = this.nExits;
+    const N = this.nSamples;
+    if (shares.length !== K || shares.some((s) => !(s >= 0)) || Math.abs(shares.reduce((a, b) => a + b, 0) - 1) > 1e-9) {
+      throw new InputError('ThresholdCalibrator.fit', 'shares', `${K} non-negative shares summing to 1`, `[${shares.join(', ')}]`);
+    }
+    const call = ++this.#call;
+    const left = this.#left;
+    const scores = this.#scores;
+    const order = this.#order;
+    const t = new Float64Array(K);
+    const counts = new Float64Array(K);
+    t[K - 1] = -Infinity;
+    let gone = 0;
+    let cum = 0;
+    for (let k = 0; k < K - 1; k++) {
+      cum += shares[k];
+      const target = Math.min(N, Math.ceil(N * cum - 1e-9));
+      let need = target - gone;
+      if (need <= 0 || gone === N) {
+        t[k] = Infinity;
+        continue;
+      }
+      const base = k * N;
+      let r = 0;
+      let thr = Infinity;
+      // Take the `need` highest-scoring remaining samples (or all that remain).
+      for (; r < N && need > 0; r++) {
+        const n = order[base + r];
+        if (left[n] === call) continue;
+        left[n] = call;
+        thr = scores[n * K + k];
+        need--;
+        counts[k]++;
+      }
+      // Ties at the threshold leave together (score ≥ t); the walk is in descending order, so they are next.
+      for (; r < N; r++) {
+        const n = order[base + r];
+        if (left[n] === call) continue;
+        if (scores[n * K + k] !== thr) break;
+        left[n] = call;
+        counts[k]++;
+      }
+      t[k] = thr;
+      gone += counts[k];
+    }
+    counts[K - 1] = N - gone;
+    return { thresholds: t, counts };
+  }
+}
+
+const calibrators = new WeakMap<Float32Array, ThresholdCalibrator>();
+
+/**
+ * One `ThresholdCalibrator` per score array, kept while the array lives: every budgeted fit on the same
+ * ScoreTable score (a sweep over budgets, several policies on one trace) sorts it once. Only for arrays that
+ * never change after they are made, as a ScoreTable's.
+ */
+export function calibratorFor(scores: Float32Array, nExits: number): ThresholdCalibrator {
+  let c = calibrators.get(scores);
+  if (!c || c.nExits !== nExits) {
+    c = new ThresholdCalibrator(scores, nExits);
+    calibrators.set(scores, c);
+  }
+  return c;
+}

@@ -8,9 +8,10 @@
  * On the data it was fitted on, its mean cost is at most B (see `lib/calibrate.ts` for why, and for the two
  * deliberate differences from the reference code).
  */
-import { exitsByThresholds, geometricShares, thresholdsBySorting } from '../lib/calibrate.ts';
+import { calibratorFor, geometricShares } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
 import type { Policy } from '../lib/policy.ts';
+import { checkScoreName } from '../lib/reward.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 
 /** Parameters of `budgeted-threshold`. The budget itself is the fit objective, not a parameter. */
@@ -34,9 +35,7 @@ export const budgetedThreshold: PolicySpec<BudgetedThresholdParams> = {
   },
   create(params, { model }): Policy {
     const src = 'policy "budgeted-threshold"';
-    if (!model.scoreNames.includes(params.score)) {
-      throw new InputError(src, 'params.score', `one of ${model.scoreNames.join(', ')}`, JSON.stringify(params.score));
-    }
+    checkScoreName(src, 'params.score', params.score, model.scoreNames);
     const score = params.score;
     let t: Float64Array | undefined;
     let label = `budgeted ${score}`;
@@ -50,12 +49,13 @@ export const budgetedThreshold: PolicySpec<BudgetedThresholdParams> = {
         const K = validation.trace.nExits;
         const shares = geometricShares(validation.trace.costMs, B);
         const values = validation.scores.get(score);
-        t = thresholdsBySorting(values, K, shares);
-        const exits = exitsByThresholds(values, K, t);
+        // One sort per exit of the validation scores serves every budget fitted on them (a sweep, a ladder).
+        const fitted = calibratorFor(values, K).fit(shares);
+        t = fitted.thresholds;
         let cost = 0;
-        for (let n = 0; n < exits.length; n++) cost += validation.trace.costMs[exits[n]];
+        for (let k = 0; k < K; k++) cost += fitted.counts[k] * validation.trace.costMs[k];
         label = `budgeted ${score} (B=${+B.toFixed(4)} ms)`;
-        return { expectedCostMs: cost / exits.length, details: { targetShares: shares, thresholds: Array.from(t) } };
+        return { expectedCostMs: cost / validation.trace.nSamples, details: { targetShares: shares, thresholds: Array.from(t) } };
       },
       decide(view) {
         if (!t) throw new InputError(src, 'fit', 'fit(validation, {budgetMs}) before the first decision', 'an unfitted policy');

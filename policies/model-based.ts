@@ -12,20 +12,15 @@
  * - π is re-solved only when the rate estimate leaves its bucket: λ is snapped to a log-spaced grid
  *   (`rateBucket` relative width, default 5%), and each (bucket, K) solution is cached — a table over λ built
  *   lazily and shared by every instance with the same profile, so sweeps pay for each LP once.
- * The LP solver is HiGHS (npm `highs`, the WASM build of the HiGHS solver): a maintained, industrial-grade
- * simplex/IPM code that returns exact optimality status, rather than a hand-written simplex.
+ * The LP has K variables and three rows, so it is solved exactly by vertex enumeration (`solveMomentLp`,
+ * policies/moment-lp.ts) in microseconds; test/moment-lp.test.ts checks it against HiGHS (npm `highs`) on random
+ * profiles and on the fixtures' profiles over the whole grid (same objective to 1e-12).
  */
-import highsModule from 'highs';
-import { mg1kLoss } from '../lib/mg1k.ts';
+import { mg1kLoss } from './mg1k.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
+import { solveMomentLp } from './moment-lp.ts';
 import { mostAccurateExit, oneHot, profileExits, requireProfile, sampleExit, type ExitProfile } from './scheduler-common.ts';
-
-// `highs` is CommonJS whose typings declare an ES default export: under NodeNext the default import is the
-// whole module.exports (the loader function at run time), so take `.default` when present, else the module.
-type HighsLoader = (typeof import('highs'))['default'];
-const highsLoader: HighsLoader = (highsModule as unknown as { default?: HighsLoader }).default ?? (highsModule as unknown as HighsLoader);
-const highs = await highsLoader();
 
 /** Parameters of `model-based`. */
 export interface ModelBasedParams {
@@ -41,6 +36,45 @@ export interface ModelBasedParams {
 const C2_MAX = 100;
 
 const cache = new Map<string, Float64Array>();
+
+/**
+ * Empty the module-level table of solved π (shared by every instance with the same profile). Benchmarks call it
+ * to time a cold start; results never depend on it, since a cached π equals a freshly solved one.
+ */
+export function resetModelBasedCache(): void {
+  cache.clear();
+}
+
+/**
+ * The largest c² in [0, C2_MAX] with mg1kLoss(ρ, c², K) ≤ ε, given loss(0) ≤ ε < loss(C2_MAX) (the loss grows
+ * with c²). Regula falsi with the Illinois modification on the bracket: superlinear, about 10 evaluations to
+ * 1e-13 where plain bisection takes 50, and the returned end is always on the feasible side, as bisection's `lo`.
+ */
+function largestC2Within(rho: number, capacity: number, lossTarget: number): number {
+  let lo = 0;
+  let hi = C2_MAX;
+  let flo = mg1kLoss(rho, lo, capacity) - lossTarget;
+  let fhi = mg1kLoss(rho, hi, capacity) - lossTarget;
+  let side = 0;
+  for (let i = 0; i < 100 && hi - lo > 1e-13 * (1 + hi); i++) {
+    let x = (lo * fhi - hi * flo) / (fhi - flo);
+    // Fall back to the midpoint when the secant leaves the bracket or stalls at an end (round-off).
+    if (!(x > lo && x < hi)) x = (lo + hi) / 2;
+    const fx = mg1kLoss(rho, x, capacity) - lossTarget;
+    if (fx <= 0) {
+      lo = x;
+      flo = fx;
+      if (side === -1) fhi /= 2;
+      side = -1;
+    } else {
+      hi = x;
+      fhi = fx;
+      if (side === 1) flo /= 2;
+      side = 1;
+    }
+  }
+  return lo;
+}
 
 /**
  * Solve the model-based scheduler's problem for one arrival rate.
@@ -59,19 +93,8 @@ export function solveModelBased(profile: ExitProfile, ratePerMs: number, capacit
     const p = gridPoints === 1 ? tMax : tMin + ((tMax - tMin) * g) / (gridPoints - 1);
     const rho = ratePerMs * p;
     if (mg1kLoss(rho, 0, capacity) > lossTarget) continue;
-    let c2: number;
-    if (mg1kLoss(rho, C2_MAX, capacity) <= lossTarget) c2 = C2_MAX;
-    else {
-      let lo = 0;
-      let hi = C2_MAX;
-      for (let i = 0; i < 50; i++) {
-        const mid = (lo + hi) / 2;
-        if (mg1kLoss(rho, mid, capacity) <= lossTarget) lo = mid;
-        else hi = mid;
-      }
-      c2 = lo;
-    }
-    const pi = solveLp(t, a, p, c2);
+    const c2 = mg1kLoss(rho, C2_MAX, capacity) <= lossTarget ? C2_MAX : largestC2Within(rho, capacity, lossTarget);
+    const pi = solveMomentLp(t, a, p, (1 + c2) * p * p);
     if (!pi) continue;
     let obj = 0;
     for (let i = 0; i < K; i++) obj += pi[i] * a[i];
@@ -87,41 +110,14 @@ export function solveModelBased(profile: ExitProfile, ratePerMs: number, capacit
   return best;
 }
 
-function solveLp(t: readonly number[], a: readonly number[], p: number, c2: number): Float64Array | undefined {
-  const K = t.length;
-  const terms = (coef: (i: number) => number) => Array.from({ length: K }, (_, i) => `${coef(i)} x${i}`).join(' + ');
-  const lp = [
-    'Maximize',
-    ` obj: ${terms((i) => a[i])}`,
-    'Subject To',
-    ` sum: ${terms(() => 1)} = 1`,
-    ` mean: ${terms((i) => t[i])} = ${p}`,
-    ` second: ${terms((i) => t[i] * t[i])} <= ${(1 + c2) * p * p}`,
-    'Bounds',
-    ...Array.from({ length: K }, (_, i) => ` 0 <= x${i} <= 1`),
-    'End',
-  ].join('\n');
-  const r = highs.solve(lp, { output_flag: false });
-  if (r.Status !== 'Optimal') return undefined;
-  const pi = new Float64Array(K);
-  let sum = 0;
-  for (let i = 0; i < K; i++) {
-    const col = r.Columns[`x${i}`] as { Primal: number } | undefined;
-    pi[i] = Math.max(0, col?.Primal ?? 0);
-    sum += pi[i];
-  }
-  // Renormalise away solver round-off (≈1e-15) so π is an exact distribution for sampling.
-  for (let i = 0; i < K; i++) pi[i] /= sum;
-  return pi;
-}
-
 /** Registry entry `model-based`: the backlog scheduler of Casale & Roveri built on the M/G/1/K blocking approximation and an LP over exit shares. */
 export const modelBased: PolicySpec<ModelBasedParams> = {
   name: 'model-based',
-  description: 'Backlog scheduler: M/G/1/K loss approximation + LP over exit shares (HiGHS), cached per rate bucket.',
+  description: 'Backlog scheduler: M/G/1/K loss approximation + LP over exit shares (exact vertex enumeration), cached per rate bucket.',
   defaults: { lossTarget: 0.01, gridPoints: 100, rateBucket: 0.05 },
   testParams: () => [{}, { lossTarget: 0.1, gridPoints: 20 }],
   budgeted: false,
+  stochastic: true,
   parse(raw) {
     const r = new ParamReader('policy "model-based"', raw);
     const lossTarget = r.number('lossTarget', this.defaults.lossTarget, { min: 0, max: 1 });
