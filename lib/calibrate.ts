@@ -206,7 +206,7 @@ export class ThresholdCalibrator {
   readonly nSamples: number;
   /** K: exits. */
   readonly nExits: number;
-  readonly #scores: Float32Array;
+  readonly #scores: Float32Array | Float64Array;
   /** For each exit k < K−1, sample indices sorted by descending score: order[k·N + r]. */
   readonly #order: Int32Array;
   /** Call stamp of the call in which a sample left (0 = never), so no per-call clearing. */
@@ -217,7 +217,7 @@ export class ThresholdCalibrator {
    * @param scores [sample][exit] row-major, length N·K; not copied, and must not change while this calibrator is
    *   used (ScoreTable arrays never do).
    */
-  constructor(scores: Float32Array, nExits: number) {
+  constructor(scores: Float32Array | Float64Array, nExits: number) {
     const K = nExits;
     const N = scores.length / K;
     if (!Number.isInteger(K) || K < 1 || !Number.isInteger(N) || N < 1) throw new InputError('ThresholdCalibrator', 'scores', `length N·K for K = ${K}`, `length ${scores.length}`);
@@ -226,7 +226,30 @@ export class ThresholdCalibrator {
     this.#scores = scores;
     this.#left = new Int32Array(N);
     const order = new Int32Array(Math.max(0, K - 1) * N);
-    if (N < 2 ** 21) {
+    if (N < 2 ** 21 && scores instanceof Float64Array) {
+      // Float64 scores have no 32-bit order key: pack (rank of the score among the exit's sorted scores, index)
+      // instead. rank < N < 2^21, so rank · 2^21 + n < 2^42 is exact; equal scores share a rank (lower bound),
+      // so they stay ordered by index, as below.
+      const keys = new Float64Array(N);
+      const sorted = new Float64Array(N);
+      for (let k = 0; k < K - 1; k++) {
+        for (let n = 0; n < N; n++) sorted[n] = -scores[n * K + k];
+        sorted.sort();
+        for (let n = 0; n < N; n++) {
+          const v = -scores[n * K + k];
+          let lo = 0;
+          let hi = N;
+          while (lo < hi) {
+            const mid = (lo + hi) >>> 1;
+            if (sorted[mid] < v) lo = mid + 1;
+            else hi = mid;
+          }
+          keys[n] = lo * 2097152 + n;
+        }
+        keys.sort();
+        for (let r = 0; r < N; r++) order[k * N + r] = keys[r] % 2097152;
+      }
+    } else if (N < 2 ** 21) {
       // Sort (key, index) packed in one float64: key = 2^32 − 1 − (order-preserving uint32 of the float32 score),
       // so ascending numeric order is descending score, then ascending index. 2^32 · 2^21 = 2^53: exact.
       const keys = new Float64Array(N);
@@ -306,14 +329,14 @@ export class ThresholdCalibrator {
   }
 }
 
-const calibrators = new WeakMap<Float32Array, ThresholdCalibrator>();
+const calibrators = new WeakMap<Float32Array | Float64Array, ThresholdCalibrator>();
 
 /**
  * One `ThresholdCalibrator` per score array, kept while the array lives: every budgeted fit on the same
  * ScoreTable score (a sweep over budgets, several policies on one trace) sorts it once. Only for arrays that
  * never change after they are made, as a ScoreTable's.
  */
-export function calibratorFor(scores: Float32Array, nExits: number): ThresholdCalibrator {
+export function calibratorFor(scores: Float32Array | Float64Array, nExits: number): ThresholdCalibrator {
   let c = calibrators.get(scores);
   if (!c || c.nExits !== nExits) {
     c = new ThresholdCalibrator(scores, nExits);

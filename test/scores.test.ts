@@ -101,7 +101,7 @@ function referenceScores(trace: ExitTrace): Record<string, number[]> {
 
 s('the fused pass over probabilities gives the same values as the per-row computation', () => {
   fc.assert(
-    fc.property(arbTrace(), (trace) => {
+    fc.property(traceArbitrary(), (trace) => {
       const t = computeScores(trace);
       const ref = referenceScores(trace);
       assert.equal(Array.from(t.predicted), ref.predicted);
