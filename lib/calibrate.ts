@@ -12,7 +12,12 @@
  *   budget holds exactly on the fitting data.
  * - Ties at a threshold: every sample whose score equals the threshold exits there (as `score ≥ t` at test
  *   time does), and later exits take only what is still needed. Fitting and evaluation then agree sample by
- *   sample on the fitting data.
+ *   sample on the fitting data. Ties are not broken by sample order, index or chance: samples a score cannot
+ *   tell apart are treated alike, so tied mass makes the fitted cost undershoot the budget (all of a tied group
+ *   exits early, or the threshold moves above it). That is why traces should carry logits: a float32 softmax
+ *   rounds confidences above 1 − 2⁻²⁵ to 1.0 and ties most confident samples (75% of nsl-kdd-mlp's validation
+ *   set at its last exit, undershooting B = 0.3358 ms at 0.2957 ms), whereas the float64 scores computed from
+ *   logits (`lib/scores.ts`) only tie at logit gaps above about 36.
  */
 import { InputError } from './errors.ts';
 
@@ -74,7 +79,7 @@ export function geometricShares(costMs: readonly number[], budgetMs: number): nu
  * @returns thresholds, length K; `t[K−1]` is −Infinity (the last exit takes everything left) and an exit that
  *   should take nobody gets +Infinity.
  */
-export function thresholdsBySorting(scores: Float32Array, nExits: number, shares: readonly number[]): Float64Array {
+export function thresholdsBySorting(scores: Float64Array | Float32Array, nExits: number, shares: readonly number[]): Float64Array {
   const K = nExits;
   const N = scores.length / K;
   if (!Number.isInteger(N) || N < 1) throw new InputError('thresholdsBySorting', 'scores', `length N·K for K = ${K}`, `length ${scores.length}`);
@@ -87,7 +92,8 @@ export function thresholdsBySorting(scores: Float32Array, nExits: number, shares
   for (let n = 0; n < N; n++) remaining[n] = n;
   let nRemaining = N;
   let cum = 0;
-  const scratch = new Float32Array(N);
+  // Float64 holds float32 and float64 scores exactly, so the threshold is always one of the scores themselves.
+  const scratch = new Float64Array(N);
   for (let k = 0; k < K - 1; k++) {
     cum += shares[k];
     // Target cumulative count through exit k, rounded up (towards cheaper exits); 1e-9 absorbs float error in cum.
@@ -112,7 +118,7 @@ export function thresholdsBySorting(scores: Float32Array, nExits: number, shares
   return t;
 }
 
-function minOf(a: Float32Array, len: number): number {
+function minOf(a: Float64Array | Float32Array, len: number): number {
   let m = Infinity;
   for (let i = 0; i < len; i++) if (a[i] < m) m = a[i];
   return m;
@@ -123,7 +129,7 @@ function minOf(a: Float32Array, len: number): number {
  * (median of three). Equal elements stop both scans and get swapped, so heavy ties (integer scores such as
  * patience) still split evenly.
  */
-export function kthLargest(a: Float32Array, len: number, rank: number): number {
+export function kthLargest(a: Float64Array | Float32Array, len: number, rank: number): number {
   // The rank-th largest is the (len − rank)-th smallest, 0-based.
   const target = len - rank;
   let lo = 0;
@@ -164,7 +170,7 @@ export function kthLargest(a: Float32Array, len: number, rank: number): number {
  * @param out optional result array of length N, reused (no allocation).
  * @returns the exit of each sample, Int32Array of length N.
  */
-export function exitsByThresholds(scores: Float32Array, nExits: number, thresholds: ArrayLike<number>, out?: Int32Array): Int32Array {
+export function exitsByThresholds(scores: Float64Array | Float32Array, nExits: number, thresholds: ArrayLike<number>, out?: Int32Array): Int32Array {
   const K = nExits;
   const N = scores.length / K;
   if (!Number.isInteger(N)) throw new InputError('exitsByThresholds', 'scores', `length N·K for K = ${K}`, `length ${scores.length}`);
@@ -208,15 +214,15 @@ export class ThresholdCalibrator {
   /** For each exit k < K−1, sample indices sorted by descending score: order[k·N + r]. */
   readonly #order: Int32Array;
   /** The scores in that order, sorted[k·N + r] = scores[order[k·N + r]·K + k]: the walk reads them sequentially. */
-  readonly #sorted: Float32Array;
+  readonly #sorted: Float32Array | Float64Array;
   /** 1 for a sample that already left in the current call; one byte a sample so it stays in cache. */
   readonly #left: Uint8Array;
 
   /**
-   * @param scores [sample][exit] row-major, length N·K; read once here (sorted copies are kept, so later changes
-   *   to the array are not seen).
+   * @param scores [sample][exit] row-major, length N·K, float32 or float64 (scores computed from logits are
+   *   float64); read once here (sorted copies are kept, so later changes to the array are not seen).
    */
-  constructor(scores: Float32Array, nExits: number) {
+  constructor(scores: Float32Array | Float64Array, nExits: number) {
     const K = nExits;
     const N = scores.length / K;
     if (!Number.isInteger(K) || K < 1 || !Number.isInteger(N) || N < 1) throw new InputError('ThresholdCalibrator', 'scores', `length N·K for K = ${K}`, `length ${scores.length}`);
@@ -224,52 +230,65 @@ export class ThresholdCalibrator {
     this.nExits = K;
     this.#left = new Uint8Array(N);
     const order = new Int32Array(Math.max(0, K - 1) * N);
-    const sorted = new Float32Array(order.length);
-    // Per exit, an LSD radix sort (three passes of 11, 11 and 10 bits) of key = 2^32 − 1 − (order-preserving
-    // uint32 of the float32 score): ascending key is descending score, and a stable sort of samples taken in
-    // index order keeps ties in sample order. Linear in N, no comparator calls.
-    const f = new Float32Array(1);
-    const u = new Uint32Array(f.buffer);
-    let keyA = new Uint32Array(N);
+    const wide = scores instanceof Float64Array;
+    const sorted = wide ? new Float64Array(order.length) : new Float32Array(order.length);
+    // Per exit, an LSD radix sort (passes of 11, 11 and 10 bits per 32-bit word) of the order-preserving unsigned
+    // key of the score, complemented: ascending key is descending score, and a stable sort of samples taken in
+    // index order keeps ties in sample order. Float32 scores have one 32-bit word, float64 two (low word first,
+    // then high, which is lexicographic order). Linear in N, no comparator calls.
+    const f32 = new Float32Array(1);
+    const u32 = new Uint32Array(f32.buffer);
+    const f64 = new Float64Array(1);
+    const u64 = new Uint32Array(f64.buffer); // little-endian: [low, high]
+    let hiA = new Uint32Array(N);
+    let loA = new Uint32Array(wide ? N : 0);
     let idxA = new Int32Array(N);
-    let keyB = new Uint32Array(N);
+    let hiB = new Uint32Array(N);
+    let loB = new Uint32Array(wide ? N : 0);
     let idxB = new Int32Array(N);
     const hist = new Int32Array(2048);
     for (let k = 0; k < K - 1; k++) {
       for (let n = 0; n < N; n++) {
-        f[0] = scores[n * K + k];
-        const b = u[0];
         // IEEE order: flip all bits of negatives, the sign bit of positives. NaN cannot occur (validated scores).
-        const ord = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
-        keyA[n] = (0xffffffff - ord) >>> 0;
+        if (wide) {
+          f64[0] = scores[n * K + k];
+          const lo = u64[0];
+          const hi = u64[1];
+          const neg = (hi & 0x80000000) !== 0;
+          hiA[n] = (0xffffffff - (neg ? ~hi >>> 0 : (hi | 0x80000000) >>> 0)) >>> 0;
+          loA[n] = (0xffffffff - (neg ? ~lo >>> 0 : lo)) >>> 0;
+        } else {
+          f32[0] = scores[n * K + k];
+          const b = u32[0];
+          hiA[n] = (0xffffffff - (b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0)) >>> 0;
+        }
         idxA[n] = n;
       }
-      for (let shift = 0; shift < 32; shift += 11) {
-        const mask = shift === 22 ? 0x3ff : 0x7ff;
-        hist.fill(0);
-        for (let n = 0; n < N; n++) hist[(keyA[n] >>> shift) & mask]++;
-        let sum = 0;
-        for (let d = 0; d <= mask; d++) {
-          const c = hist[d];
-          hist[d] = sum;
-          sum += c;
+      for (let word = wide ? 0 : 1; word < 2; word++) {
+        for (let shift = 0; shift < 32; shift += 11) {
+          const mask = shift === 22 ? 0x3ff : 0x7ff;
+          const src = word === 0 ? loA : hiA;
+          hist.fill(0);
+          for (let n = 0; n < N; n++) hist[(src[n] >>> shift) & mask]++;
+          let sum = 0;
+          for (let d = 0; d <= mask; d++) {
+            const c = hist[d];
+            hist[d] = sum;
+            sum += c;
+          }
+          for (let n = 0; n < N; n++) {
+            const at = hist[(src[n] >>> shift) & mask]++;
+            hiB[at] = hiA[n];
+            if (wide) loB[at] = loA[n];
+            idxB[at] = idxA[n];
+          }
+          [hiA, hiB] = [hiB, hiA];
+          [loA, loB] = [loB, loA];
+          [idxA, idxB] = [idxB, idxA];
         }
-        for (let n = 0; n < N; n++) {
-          const key = keyA[n];
-          const at = hist[(key >>> shift) & mask]++;
-          keyB[at] = key;
-          idxB[at] = idxA[n];
-        }
-        [keyA, keyB] = [keyB, keyA];
-        [idxA, idxB] = [idxB, idxA];
       }
       order.set(idxA, k * N);
-      for (let r = 0; r < N; r++) {
-        // Back from the key to the float32 score, bit for bit.
-        const ord = (0xffffffff - keyA[r]) >>> 0;
-        u[0] = ord & 0x80000000 ? ord & 0x7fffffff : ~ord >>> 0;
-        sorted[k * N + r] = f[0];
-      }
+      for (let r = 0; r < N; r++) sorted[k * N + r] = scores[idxA[r] * K + k];
     }
     this.#order = order;
     this.#sorted = sorted;
@@ -330,14 +349,14 @@ export class ThresholdCalibrator {
   }
 }
 
-const calibrators = new WeakMap<Float32Array, ThresholdCalibrator>();
+const calibrators = new WeakMap<Float32Array | Float64Array, ThresholdCalibrator>();
 
 /**
  * One `ThresholdCalibrator` per score array, kept while the array lives: every budgeted fit on the same
  * ScoreTable score (a sweep over budgets, several policies on one trace) sorts it once. Only for arrays that
  * never change after they are made, as a ScoreTable's.
  */
-export function calibratorFor(scores: Float32Array, nExits: number): ThresholdCalibrator {
+export function calibratorFor(scores: Float32Array | Float64Array, nExits: number): ThresholdCalibrator {
   let c = calibrators.get(scores);
   if (!c || c.nExits !== nExits) {
     c = new ThresholdCalibrator(scores, nExits);

@@ -82,7 +82,7 @@ export function budgetPathFrom(thresholdsAt: (budgetMs: number) => Float64Array,
  * budget at or above the last exit's cost gives "everyone at the last exit" by construction.
  * @param scores [sample][exit] row-major, the data the path is fitted on (at least one sample).
  */
-export function budgetPath(scores: Float32Array, nExits: number, costMs: readonly number[], loMs: number, hiMs: number, points: number): ThresholdPath {
+export function budgetPath(scores: Float32Array | Float64Array, nExits: number, costMs: readonly number[], loMs: number, hiMs: number, points: number): ThresholdPath {
   if (scores.length < nExits && hiMs > costMs[0]) throw new InputError('budgetPath', 'scores', 'at least one sample to fit the path on', 'none');
   // Sorted once per exit, then one walk per budget (the same thresholds as `thresholdsBySorting`, bit for bit).
   let calibrator: ThresholdCalibrator | undefined;
@@ -120,7 +120,7 @@ export function sharedPath(score: string, nExits: number, points: number): Thres
 /** What the path's points are tested on: one score, correctness and costs of the calibration (test-part) samples. */
 export interface PathTestData {
   /** The score the thresholds apply to, [sample][exit] row-major, samples in a fixed order. */
-  readonly scores: Float32Array;
+  readonly scores: Float32Array | Float64Array;
   /** 1 where the prediction at [sample][exit] is right, same layout. */
   readonly correct: Uint8Array;
   /** K. */
@@ -211,7 +211,7 @@ export interface RiskControlSettings extends SelectionSettings {
 }
 
 /** Rows `idx` of a [sample][exit] array. */
-function rows<T extends Float32Array | Uint8Array>(a: T, K: number, idx: Int32Array, make: (n: number) => T): T {
+function rows<T extends Float32Array | Float64Array | Uint8Array>(a: T, K: number, idx: Int32Array, make: (n: number) => T): T {
   const out = make(idx.length * K);
   for (let i = 0; i < idx.length; i++) out.set(a.subarray(idx[i] * K, idx[i] * K + K), i * K);
   return out;
@@ -252,11 +252,11 @@ export function fitRiskControlled(calibration: ScoredTrace, score: string, targe
     const pathIdx = order.subarray(0, nPath);
     testIdx = order.subarray(nPath);
     const hi = target.kind === 'cost' ? Math.min(target.budgetMs, costMs[K - 1]) : costMs[K - 1];
-    const pathScores = rows(values, K, pathIdx, (n) => new Float32Array(n));
+    const pathScores = rows(values, K, pathIdx, (n) => new Float64Array(n));
     path = budgetPath(pathScores, K, costMs, costMs[0], hi, hi === costMs[0] ? 1 : Math.max(2, settings.points));
   }
   const data: PathTestData = {
-    scores: rows(values, K, testIdx, (n) => new Float32Array(n)),
+    scores: rows(values, K, testIdx, (n) => new Float64Array(n)),
     correct: rows(correct, K, testIdx, (n) => new Uint8Array(n)),
     nExits: K,
     costMs,
@@ -310,7 +310,7 @@ export function subsetScored(scored: ScoredTrace, idx: ArrayLike<number>): Score
   const n = idx.length;
   const probs = new Float32Array(n * K * C);
   const labels = new Int32Array(n);
-  const pick = <T extends Float32Array | Int32Array | Uint8Array>(a: T, out: T): T => {
+  const pick = <T extends Float32Array | Float64Array | Int32Array | Uint8Array>(a: T, out: T): T => {
     for (let i = 0; i < n; i++) out.set(a.subarray(idx[i] * K, idx[i] * K + K), i * K);
     return out;
   };
@@ -324,8 +324,8 @@ export function subsetScored(scored: ScoredTrace, idx: ArrayLike<number>): Score
     'subsetScored',
   );
   const s = scored.scores;
-  const map = new Map<string, Float32Array>();
-  for (const name of s.names) map.set(name, pick(s.get(name), new Float32Array(n * K)));
+  const map = new Map<string, Float64Array>();
+  for (const name of s.names) map.set(name, pick(s.get(name), new Float64Array(n * K)));
   const table = new ScoreTable(n, K, pick(s.predicted, new Int32Array(n * K)), pick(s.correct, new Uint8Array(n * K)), map);
   return { trace, scores: table };
 }

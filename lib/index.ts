@@ -8,6 +8,8 @@ export * from './errors.ts';
 export * from './trace.ts';
 export * from './npy.ts';
 export * from './npz.ts';
+export * from './zip.ts';
+export * from './pth.ts';
 export * from './io.ts';
 export * from './scores.ts';
 export * from './policy.ts';

@@ -32,14 +32,24 @@ const DESCR: Record<string, { dtype: NpyDtype; size: number }> = {
   i8: { dtype: 'int64', size: 8 },
 };
 
+/** What an `.npy` header says: enough to know the file's exact size before reading its payload. */
+export interface NpyHeader {
+  readonly dtype: NpyDtype;
+  readonly shape: readonly number[];
+  readonly littleEndian: boolean;
+  /** Offset of the payload (magic + version + length field + header dict). */
+  readonly dataStart: number;
+  /** Payload bytes the shape and dtype require. */
+  readonly payloadBytes: number;
+}
+
 /**
- * Decode an `.npy` file's bytes.
- * @param bytes the whole file.
- * @param source name used in error messages (the file path, or `archive.npz:member.npy`).
- * @throws InputError for a bad magic string, an unreadable header, an unsupported dtype, Fortran order, or a
- *   payload shorter or longer than the header's shape requires.
+ * Parse the header of an `.npy` file from its first bytes (at least the magic, version, length field and
+ * header dict; the payload need not be there).
+ * @throws InputError for a bad magic string, an unreadable or truncated header, a pickled object array, a
+ *   structured or unsupported dtype, or Fortran order.
  */
-export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
+export function parseNpyHeader(bytes: Uint8Array, source: string): NpyHeader {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new InputError(source, 'magic', 'a NumPy .npy file starting with "\\x93NUMPY"', `${bytes.length} bytes without that prefix`);
   }
@@ -61,6 +71,18 @@ export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
     throw new InputError(source, 'header', `a header of ${headerLen} bytes`, `a file of only ${bytes.length} bytes (truncated?)`);
   }
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, headerStart + headerLen));
+  // An object array's payload is a pickle, which we never run: say so, rather than "malformed header".
+  if (/'descr'\s*:\s*'[|<>=]?O'/.test(header)) {
+    throw new InputError(
+      source,
+      'dtype',
+      'a numeric array (float32, float64, int32 or int64); save one with np.save(path, np.asarray(x, dtype=np.float32)) (int64 for labels)',
+      "a pickled object array (descr '|O', e.g. a list of arrays of different lengths or of Python objects), which exitlab never unpickles",
+    );
+  }
+  if (/'descr'\s*:\s*\[/.test(header)) {
+    throw new InputError(source, 'dtype', 'a plain numeric dtype (float32, float64, int32 or int64)', 'a structured dtype (a list of fields); save each field as its own array');
+  }
   const descr = /'descr'\s*:\s*'([<>|=])([a-zA-Z])(\d+)'/.exec(header);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shapeMatch = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
@@ -83,9 +105,22 @@ export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     throw new InputError(source, 'shape', 'a tuple of non-negative integers', `(${shapeMatch[1]})`);
   }
-  const count = shape.reduce((a, b) => a * b, 1);
-  const dataStart = headerStart + headerLen;
-  const expectedBytes = count * info.size;
+  const payloadBytes = shape.reduce((a, b) => a * b, 1) * info.size;
+  if (!Number.isSafeInteger(payloadBytes)) throw new InputError(source, 'shape', 'a shape whose size fits in memory', `(${shape.join(', ')})`);
+  return { dtype: info.dtype, shape, littleEndian: order !== '>', dataStart: headerStart + headerLen, payloadBytes };
+}
+
+/**
+ * Decode an `.npy` file's bytes.
+ * @param bytes the whole file.
+ * @param source name used in error messages (the file path, or `archive.npz:member.npy`).
+ * @throws InputError for a bad magic string, an unreadable header, an unsupported dtype, Fortran order, or a
+ *   payload shorter or longer than the header's shape requires.
+ */
+export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
+  const { dtype, shape, littleEndian, dataStart, payloadBytes: expectedBytes } = parseNpyHeader(bytes, source);
+  const info = { dtype, size: dtype === 'float64' || dtype === 'int64' ? 8 : 4 };
+  const count = expectedBytes / info.size;
   const actualBytes = bytes.length - dataStart;
   if (actualBytes !== expectedBytes) {
     throw new InputError(
@@ -95,7 +130,6 @@ export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
       `${actualBytes} bytes${actualBytes < expectedBytes ? ' (truncated file)' : ''}`,
     );
   }
-  const littleEndian = order !== '>';
   // Copy into a fresh, aligned buffer: the payload offset in the file is only guaranteed 16-byte aligned for
   // version 1 headers written by numpy itself, and typed arrays need element alignment.
   const payload = bytes.slice(dataStart, dataStart + expectedBytes);

@@ -1,106 +1,55 @@
 /**
  * Reading and writing NumPy `.npz` archives: ZIP files whose members are `.npy` arrays, written by
  * `np.savez` (stored) or `np.savez_compressed` (deflate). Only what numpy writes is supported: stored or
- * deflated members, ZIP64 sizes, no encryption, no multi-disk archives.
+ * deflated members, ZIP64 sizes, no encryption, no multi-disk archives (see `lib/zip.ts`).
+ *
+ * Reading is bounded: only the members asked for are inflated, each member's `.npy` header is read first and
+ * its shape must account for exactly the size the archive declares, and inflation stops at that size.
  */
-import { inflateRawSync } from 'node:zlib';
 import { InputError } from './errors.ts';
-import { encodeNpy, parseNpy, type NpyArray, type NpyData, type NpyDtype } from './npy.ts';
+import { encodeNpy, parseNpy, parseNpyHeader, type NpyArray, type NpyData, type NpyDtype } from './npy.ts';
+import { zipDirectory, zipMember, zipMemberPrefix, type ZipEntry } from './zip.ts';
 
 const EOCD_SIG = 0x06054b50;
-const ZIP64_EOCD_LOC_SIG = 0x07064b50;
-const ZIP64_EOCD_SIG = 0x06064b50;
 const CEN_SIG = 0x02014b50;
 const LOC_SIG = 0x04034b50;
 
 /**
- * Decode every member of an `.npz` archive.
+ * Decode one `.npy` member of a ZIP archive, reading its header before inflating the payload.
+ * @throws InputError if the header's shape and dtype do not account for exactly the declared member size.
+ */
+export function npyMember(bytes: Uint8Array, entry: ZipEntry): NpyArray {
+  // Magic (6) + version (2) + header length (2 or 4 bytes): then the header's own length is known.
+  const lead = zipMemberPrefix(bytes, entry, 12);
+  const v = lead.length >= 12 ? lead[6] : 0;
+  const dv = new DataView(lead.buffer, lead.byteOffset, lead.byteLength);
+  const headerEnd = v === 1 ? 10 + dv.getUint16(8, true) : v === 2 || v === 3 ? 12 + dv.getUint32(8, true) : lead.length;
+  if (headerEnd > entry.size) throw new InputError(entry.source, 'header', `a header within the declared ${entry.size} bytes`, `a header of ${headerEnd} bytes`);
+  const header = parseNpyHeader(zipMemberPrefix(bytes, entry, headerEnd), entry.source);
+  const expected = header.dataStart + header.payloadBytes;
+  if (expected !== entry.size) {
+    throw new InputError(entry.source, 'data', `a declared member size of ${expected} bytes for ${header.dtype} shape (${header.shape.join(', ')})`, `${entry.size} bytes declared`);
+  }
+  return parseNpy(zipMember(bytes, entry), entry.source);
+}
+
+/**
+ * Decode members of an `.npz` archive.
  * @param bytes the whole archive.
  * @param source file name for error messages.
- * @returns a map from array name (member name without `.npy`) to the decoded array.
+ * @param keys array names to decode (member names without `.npy`); all `.npy` members when omitted. Other
+ *   members are never inflated.
+ * @returns a map from array name to the decoded array.
+ * @throws InputError naming the archive's arrays if a key is missing.
  */
-export function parseNpz(bytes: Uint8Array, source: string): Map<string, NpyArray> {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // The end-of-central-directory record sits in the last 22 + 65535 bytes (its comment is at most 64 KiB).
-  let eocd = -1;
-  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
-    if (dv.getUint32(i, true) === EOCD_SIG) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new InputError(source, 'zip', 'an .npz (ZIP) archive with an end-of-central-directory record', 'none found (truncated or not a zip)');
-  let entries = dv.getUint16(eocd + 10, true);
-  let cdOffset = dv.getUint32(eocd + 16, true);
-  if (entries === 0xffff || cdOffset === 0xffffffff) {
-    const loc = eocd - 20;
-    if (loc < 0 || dv.getUint32(loc, true) !== ZIP64_EOCD_LOC_SIG) {
-      throw new InputError(source, 'zip64', 'a ZIP64 end-of-central-directory locator', 'none found');
-    }
-    const z64 = Number(dv.getBigUint64(loc + 8, true));
-    if (z64 + 56 > bytes.length || dv.getUint32(z64, true) !== ZIP64_EOCD_SIG) {
-      throw new InputError(source, 'zip64', 'a ZIP64 end-of-central-directory record', 'a bad offset');
-    }
-    entries = Number(dv.getBigUint64(z64 + 32, true));
-    cdOffset = Number(dv.getBigUint64(z64 + 48, true));
-  }
+export function parseNpz(bytes: Uint8Array, source: string, keys?: readonly string[]): Map<string, NpyArray> {
+  const entries = zipDirectory(bytes, source).filter((e) => e.name.endsWith('.npy')); // numpy writes only .npy members
+  const byKey = new Map(entries.map((e) => [e.name.slice(0, -4), e] as const));
   const out = new Map<string, NpyArray>();
-  let p = cdOffset;
-  for (let e = 0; e < entries; e++) {
-    if (p + 46 > bytes.length || dv.getUint32(p, true) !== CEN_SIG) {
-      throw new InputError(source, 'zip', 'a central directory entry', `bad data at byte ${p}`);
-    }
-    const flags = dv.getUint16(p + 8, true);
-    const method = dv.getUint16(p + 10, true);
-    let compSize = dv.getUint32(p + 20, true);
-    let size = dv.getUint32(p + 24, true);
-    const nameLen = dv.getUint16(p + 28, true);
-    const extraLen = dv.getUint16(p + 30, true);
-    const commentLen = dv.getUint16(p + 32, true);
-    let localOffset = dv.getUint32(p + 42, true);
-    if (p + 46 + nameLen + extraLen + commentLen > bytes.length) {
-      throw new InputError(source, 'zip', 'a central directory entry within the file', `an entry at byte ${p} running past its end`);
-    }
-    const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
-    // ZIP64 extended information: the 64-bit values appear in this order, only for fields that are 0xffffffff.
-    let x = p + 46 + nameLen;
-    const xEnd = x + extraLen;
-    while (x + 4 <= xEnd) {
-      const id = dv.getUint16(x, true);
-      const len = dv.getUint16(x + 2, true);
-      if (x + 4 + len > xEnd) throw new InputError(source, 'zip', 'extra fields within their entry', `a field at byte ${x} running past it`);
-      if (id === 0x0001) {
-        let q = x + 4;
-        // Each 64-bit value present must fit in the field's own length.
-        const need = 8 * [size, compSize, localOffset].filter((v) => v === 0xffffffff).length;
-        if (need > len) throw new InputError(source, 'zip', `a ZIP64 extra field of ≥ ${need} bytes`, `${len} bytes`);
-        if (size === 0xffffffff) { size = Number(dv.getBigUint64(q, true)); q += 8; }
-        if (compSize === 0xffffffff) { compSize = Number(dv.getBigUint64(q, true)); q += 8; }
-        if (localOffset === 0xffffffff) { localOffset = Number(dv.getBigUint64(q, true)); }
-      }
-      x += 4 + len;
-    }
-    p = xEnd + commentLen;
-    const member = `${source}:${name}`;
-    if (flags & 1) throw new InputError(member, 'zip', 'an unencrypted member', 'an encrypted one');
-    if (localOffset + 30 > bytes.length || dv.getUint32(localOffset, true) !== LOC_SIG) {
-      throw new InputError(member, 'zip', 'a local file header', `bad data at byte ${localOffset}`);
-    }
-    const start = localOffset + 30 + dv.getUint16(localOffset + 26, true) + dv.getUint16(localOffset + 28, true);
-    if (start + compSize > bytes.length) throw new InputError(member, 'zip', `${compSize} bytes of member data`, 'a truncated archive');
-    const raw = bytes.subarray(start, start + compSize);
-    let data: Uint8Array;
-    if (method === 0) data = raw;
-    else if (method === 8) {
-      try {
-        data = new Uint8Array(inflateRawSync(raw));
-      } catch (err) {
-        throw new InputError(member, 'zip', 'valid deflate data', (err as Error).message);
-      }
-    } else throw new InputError(member, 'zip', 'compression method 0 (stored) or 8 (deflate)', `method ${method}`);
-    if (data.length !== size) throw new InputError(member, 'zip', `${size} uncompressed bytes`, `${data.length}`);
-    if (!name.endsWith('.npy')) continue; // numpy only writes .npy members; ignore anything else
-    out.set(name.slice(0, -4), parseNpy(data, member));
+  for (const key of keys ?? [...byKey.keys()]) {
+    const entry = byKey.get(key);
+    if (!entry) throw new InputError(source, 'key', `one of the archive's arrays: ${[...byKey.keys()].join(', ')}`, JSON.stringify(key));
+    out.set(key, npyMember(bytes, entry));
   }
   return out;
 }

@@ -14,7 +14,7 @@
  */
 import { InputError } from './errors.ts';
 import type { Rng } from './random.ts';
-import type { ScoredTrace, ScoreTable } from './scores.ts';
+import type { ScoreArray, ScoredTrace, ScoreTable } from './scores.ts';
 
 /** A per-exit decision. */
 export type ExitDecision = 'exit' | 'continue';
@@ -183,7 +183,7 @@ export class TraceCursor {
     const C = scored.trace.nClasses;
     const predictedTable = scored.scores.predicted;
     const probsTable = scored.trace.probs;
-    const byName = new Map<string, Float32Array>();
+    const byName = new Map<string, ScoreArray>();
     for (const name of scored.scores.names) byName.set(name, scored.scores.get(name));
     let sample = 0;
     let current = 0;

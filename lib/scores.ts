@@ -3,7 +3,7 @@
  * recomputes confidence from probabilities: that is how the same rule ends up written three slightly different
  * ways in research code.
  *
- * Built-in scores, each a Float32Array laid out [sample][exit] (index n·K + k):
+ * Built-in scores, each a Float64Array laid out [sample][exit] (index n·K + k):
  * - `maxprob`: max_c p_c — the confidence of MSDNet and SDN.
  * - `margin`: top-1 minus top-2 probability.
  * - `entropy`: 1 − H(p)/log C with H(p) = −Σ p log p (0·log 0 = 0) — BranchyNet's rule as a confidence in
@@ -11,9 +11,19 @@
  * - `patience`: PABEE's counter — how many consecutive exits immediately before k predicted the same class as
  *   exit k (0 at exit 0; k when all of exits 0..k agree). PABEE exits once this reaches its patience t.
  * Ties in argmax go to the lowest class index (NumPy's `argmax` convention).
+ *
+ * All of them come from one fused pass over the trace's outputs. From logits z (row maximum m, second largest
+ * z₂, s = Σ_c e^{z_c − m}, u = Σ_c (z_c − m)·e^{z_c − m}), in float64:
+ *   maxprob = 1/s,  margin = (1 − e^{z₂ − m})/s,  H = log s − u/s,
+ * which needs one exp per class and one log per row, and keeps confidences ordered up to a logit gap of about
+ * 36 (where 1/s rounds to 1 in float64), against about 17 for a float32 softmax (rounding to 1 above 1 − 2⁻²⁵).
+ * From probabilities the scores are those of the stored float32 values, computed in float64.
  */
 import { InputError } from './errors.ts';
 import type { ExitTrace } from './trace.ts';
+
+/** A score array: [sample][exit] row-major, length N·K, float64. */
+export type ScoreArray = Float64Array;
 
 /** Names of the scores every `ScoreTable` has. */
 export const BUILTIN_SCORES = ['maxprob', 'margin', 'entropy', 'patience'] as const;
@@ -34,10 +44,10 @@ export class ScoreTable {
   readonly predicted: Int32Array;
   /** 1 where the prediction at [sample][exit] equals the label, else 0. */
   readonly correct: Uint8Array;
-  readonly #scores: ReadonlyMap<string, Float32Array>;
+  readonly #scores: ReadonlyMap<string, ScoreArray>;
 
   /** Use `computeScores`; this constructor is for `withScore`. */
-  constructor(nSamples: number, nExits: number, predicted: Int32Array, correct: Uint8Array, scores: ReadonlyMap<string, Float32Array>) {
+  constructor(nSamples: number, nExits: number, predicted: Int32Array, correct: Uint8Array, scores: ReadonlyMap<string, ScoreArray>) {
     this.nSamples = nSamples;
     this.nExits = nExits;
     this.predicted = predicted;
@@ -59,7 +69,7 @@ export class ScoreTable {
    * The score array [sample][exit] of the given name.
    * @throws InputError naming the available scores if there is none of that name.
    */
-  get(name: string): Float32Array {
+  get(name: string): ScoreArray {
     const s = this.#scores.get(name);
     if (!s) throw new InputError('ScoreTable', 'score', `one of ${this.names.join(', ')}`, JSON.stringify(name));
     return s;
@@ -68,18 +78,19 @@ export class ScoreTable {
   /**
    * A table with one more score (e.g. EENet's learned utility), so that any threshold policy or scheduler can
    * use it by name.
-   * @param values finite scores, [sample][exit], length N·K.
+   * @param values finite scores, [sample][exit], length N·K. A Float64Array is kept as is (not copied); a
+   *   Float32Array is widened to a new Float64Array holding the same values exactly.
    */
-  withScore(name: string, values: Float32Array): ScoreTable {
+  withScore(name: string, values: Float32Array | Float64Array): ScoreTable {
     if (this.#scores.has(name)) throw new InputError('ScoreTable.withScore', 'name', 'a score name not already in the table', JSON.stringify(name));
-    if (!(values instanceof Float32Array) || values.length !== this.nSamples * this.nExits) {
-      throw new InputError('ScoreTable.withScore', name, `a Float32Array of length N·K = ${this.nSamples * this.nExits}`);
+    if (!(values instanceof Float32Array || values instanceof Float64Array) || values.length !== this.nSamples * this.nExits) {
+      throw new InputError('ScoreTable.withScore', name, `a Float64Array or Float32Array of length N·K = ${this.nSamples * this.nExits}`);
     }
     for (let i = 0; i < values.length; i++) {
       if (!Number.isFinite(values[i])) throw new InputError('ScoreTable.withScore', `${name}[${Math.floor(i / this.nExits)}][${i % this.nExits}]`, 'a finite score', String(values[i]));
     }
     const next = new Map(this.#scores);
-    next.set(name, values);
+    next.set(name, values instanceof Float64Array ? values : Float64Array.from(values));
     return new ScoreTable(this.nSamples, this.nExits, this.predicted, this.correct, next);
   }
 
@@ -112,23 +123,52 @@ export function scoreTrace(trace: ExitTrace): ScoredTrace {
   return scored;
 }
 
-/** The computation behind `scoreTrace`, without memoisation. */
+/** The computation behind `scoreTrace`, without memoisation: one fused pass over the logits or probabilities. */
 export function computeScores(trace: ExitTrace): ScoreTable {
-  const { nSamples: N, nExits: K, nClasses: C, probs, labels } = trace;
+  const { nSamples: N, nExits: K, nClasses: C, labels } = trace;
   const NK = N * K;
-  const predicted = new Int32Array(NK);
-  const correct = new Uint8Array(NK);
-  const maxprob = new Float32Array(NK);
-  const margin = new Float32Array(NK);
-  const entropy = new Float32Array(NK);
-  const patience = new Float32Array(NK);
+  const out: Outputs = {
+    predicted: new Int32Array(NK),
+    correct: new Uint8Array(NK),
+    maxprob: new Float64Array(NK),
+    margin: new Float64Array(NK),
+    entropy: new Float64Array(NK),
+    patience: new Float64Array(NK),
+  };
+  if (trace.logits) scoreLogits(trace.logits, labels, N, K, C, out);
+  else scoreProbs(trace.probs, labels, N, K, C, out);
+  const scores = new Map<string, ScoreArray>([
+    ['maxprob', out.maxprob],
+    ['margin', out.margin],
+    ['entropy', out.entropy],
+    ['patience', out.patience],
+  ]);
+  return new ScoreTable(N, K, out.predicted, out.correct, scores);
+}
+
+interface Outputs {
+  readonly predicted: Int32Array;
+  readonly correct: Uint8Array;
+  readonly maxprob: Float64Array;
+  readonly margin: Float64Array;
+  readonly entropy: Float64Array;
+  readonly patience: Float64Array;
+}
+
+// The two kernels below are written out in full rather than sharing a per-row callback: this is the hot path
+// of every trace load (N·K·C values), and a call per row costs as much as the arithmetic.
+
+function scoreProbs(probs: Float32Array, labels: Int32Array, N: number, K: number, C: number, o: Outputs): void {
+  const { predicted, correct, maxprob, margin, entropy, patience } = o;
   const invLogC = 1 / Math.log(C);
+  let row = 0;
   for (let n = 0; n < N; n++) {
     const y = labels[n];
-    for (let k = 0; k < K; k++) {
-      const row = n * K + k;
+    let prev = -1;
+    let agree = 0;
+    for (let k = 0; k < K; k++, row++) {
       const base = row * C;
-      let best = -1;
+      let best = 0;
       let top1 = -Infinity;
       let top2 = -Infinity;
       let h = 0;
@@ -148,17 +188,83 @@ export function computeScores(trace: ExitTrace): ScoreTable {
       maxprob[row] = top1;
       margin[row] = top1 - top2;
       // Clamp: float32 rows that sum to 1 ± 1e-3 can give H slightly above log C.
-      entropy[row] = Math.min(1, Math.max(0, 1 - h * invLogC));
-      let agree = 0;
-      for (let j = k - 1; j >= 0 && predicted[n * K + j] === best; j--) agree++;
+      const e = 1 - h * invLogC;
+      entropy[row] = e < 0 ? 0 : e > 1 ? 1 : e;
+      // PABEE's counter: the run of equal predictions ending at exit k, carried from exit k − 1.
+      agree = best === prev ? agree + 1 : 0;
       patience[row] = agree;
+      prev = best;
     }
   }
-  const scores = new Map<string, Float32Array>([
-    ['maxprob', maxprob],
-    ['margin', margin],
-    ['entropy', entropy],
-    ['patience', patience],
-  ]);
-  return new ScoreTable(N, K, predicted, correct, scores);
+}
+
+function scoreLogits(z: Float32Array | Float64Array, labels: Int32Array, N: number, K: number, C: number, o: Outputs): void {
+  const { predicted, correct, maxprob, margin, entropy, patience } = o;
+  const invLogC = 1 / Math.log(C);
+  let row = 0;
+  for (let n = 0; n < N; n++) {
+    const y = labels[n];
+    let prev = -1;
+    let agree = 0;
+    for (let k = 0; k < K; k++, row++) {
+      const base = row * C;
+      let best = 0;
+      let m = -Infinity;
+      let z2 = -Infinity;
+      for (let c = 0; c < C; c++) {
+        const v = z[base + c];
+        if (v > m) {
+          z2 = m;
+          m = v;
+          best = c;
+        } else if (v > z2) {
+          z2 = v;
+        }
+      }
+      let s = 0;
+      let u = 0;
+      for (let c = 0; c < C; c++) {
+        const d = z[base + c] - m;
+        const e = Math.exp(d);
+        s += e;
+        u += d * e;
+      }
+      const inv = 1 / s;
+      predicted[row] = best;
+      correct[row] = best === y ? 1 : 0;
+      maxprob[row] = inv;
+      margin[row] = (1 - Math.exp(z2 - m)) * inv;
+      // H = −Σ p_c log p_c with log p_c = (z_c − m) − log s; clamped against rounding at the ends.
+      const e = 1 - (Math.log(s) - u * inv) * invLogC;
+      entropy[row] = e < 0 ? 0 : e > 1 ? 1 : e;
+      agree = best === prev ? agree + 1 : 0;
+      patience[row] = agree;
+      prev = best;
+    }
+  }
+}
+
+/**
+ * How many samples share the top value of a score at each exit: the samples no threshold on that score can
+ * separate from each other (a budgeted calibration must let all of them exit together or none of them).
+ * @param scores [sample][exit] row-major, length N·K.
+ * @returns per exit, the number of samples whose score equals that exit's maximum, length K.
+ */
+export function tiesAtTop(scores: ArrayLike<number>, nExits: number): number[] {
+  const K = nExits;
+  const N = scores.length / K;
+  const top = new Array<number>(K).fill(-Infinity);
+  const count = new Array<number>(K).fill(0);
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) {
+      const v = scores[n * K + k];
+      if (v > top[k]) {
+        top[k] = v;
+        count[k] = 1;
+      } else if (v === top[k]) {
+        count[k]++;
+      }
+    }
+  }
+  return count;
 }

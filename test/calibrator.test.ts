@@ -14,16 +14,20 @@ const arbCase = fc.integer({ min: 1, max: 6 }).chain((K) =>
       fc.array(fc.integer({ min: 0, max: 4 }), { minLength: K, maxLength: 60 * K }),
       fc.array(fc.constantFrom(0, -0, 0.5, 1), { minLength: K, maxLength: 60 * K }),
       fc.array(fc.float({ min: -1, max: 1, noNaN: true }), { minLength: K, maxLength: 60 * K }),
+      // Float64 scores near 1, as computed from logits: distinct in float64, equal once rounded to float32.
+      fc.array(fc.integer({ min: 0, max: 20 }).map((i) => 1 - i * 1e-12), { minLength: K, maxLength: 60 * K }),
     ),
+    float64: fc.boolean(),
     shareSets: fc.array(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: K, maxLength: K }), { minLength: 1, maxLength: 5 }),
   }),
 );
 
-s('same thresholds as thresholdsBySorting bit for bit, over several share vectors on one calibrator; counts = exits the thresholds give', () => {
+s('same thresholds as thresholdsBySorting bit for bit (float32 and float64 scores), over several share vectors on one calibrator; counts = exits the thresholds give', () => {
   fc.assert(
-    fc.property(arbCase, ({ K, scores, shareSets }) => {
+    fc.property(arbCase, ({ K, scores, shareSets, float64 }) => {
       const N = Math.floor(scores.length / K);
-      const sc = Float32Array.from(scores.slice(0, N * K));
+      // ScoreTable scores are float64; learned scores (EENet's q) may be float32: both storage paths.
+      const sc = float64 ? Float64Array.from(scores.slice(0, N * K)) : Float32Array.from(scores.slice(0, N * K));
       const cal = new ThresholdCalibrator(sc, K);
       for (const raw of shareSets) {
         const z = raw.reduce((a, b) => a + b, 0);
