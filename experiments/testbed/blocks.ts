@@ -61,9 +61,12 @@ export class BlockModel {
   readonly inputSize: number;
   readonly #model: tf.LayersModel;
   readonly #segments: readonly Segment[];
+  /** Per exit: the head ends in logits (a linear layer, as fixtures stored as logits are built), so the step applies the softmax. */
+  readonly #logits: readonly boolean[];
 
   /**
-   * @param model a functional model whose K ≥ 2 outputs are the exits' softmax layers in depth order.
+   * @param model a functional model whose K ≥ 2 outputs are the exits' heads in depth order: softmax layers, or
+   *   linear layers giving logits (the softmax is then applied here, so `step` always returns probabilities).
    * @param source where it came from, for error messages.
    */
   constructor(model: tf.LayersModel, source = 'BlockModel') {
@@ -103,6 +106,7 @@ export class BlockModel {
     }
     this.#model = model;
     this.#segments = segments;
+    this.#logits = outLayers.map((l) => ((l.getConfig() as { activation?: string }).activation ?? 'linear') !== 'softmax');
     this.nExits = K;
     this.nClasses = model.outputs[0].shape[1] as number;
     this.inputShape = (model.inputs[0].shape as (number | null)[]).slice(1) as number[];
@@ -120,6 +124,7 @@ export class BlockModel {
     let carry: tf.Tensor | undefined = tf.tensor(input, [1, ...this.inputShape]);
     let k = 0;
     const segs = this.#segments;
+    const logits = this.#logits;
     return {
       get next(): number {
         return k;
@@ -133,6 +138,7 @@ export class BlockModel {
           for (const l of seg.trunk) h = l.apply(h) as tf.Tensor;
           let o = h;
           for (const l of seg.head) o = l.apply(o) as tf.Tensor;
+          if (logits[k]) o = tf.softmax(o);
           // Keep the trunk output for the next segment (tidy would dispose it otherwise).
           return [seg.trunk.length > 0 ? tf.keep(h) : undefined, o] as const;
         }) as unknown as [tf.Tensor | undefined, tf.Tensor];
