@@ -15,7 +15,7 @@ import { defineExperiment } from './harness/experiment.ts';
 export default defineExperiment({
   id: 'compare',
   description: 'Every policy family: offline over budgets, behind a finite buffer over arrival rates, and online on a label-free stream.',
-  traces: ['fixtures/fashion-mnist-cnn/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
+  traces: ['fixtures/fashion-mnist-wide/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
   seeds: [1, 2, 3],
   parts: [
     {

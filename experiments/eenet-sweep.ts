@@ -17,7 +17,7 @@ import { defineExperiment } from './harness/experiment.ts';
 export default defineExperiment({
   id: 'eenet-sweep',
   description: 'EENet vs budgeted max-prob (MSDNet) and entropy (BranchyNet) thresholds, PABEE and the oracle, over 11 budgets.',
-  traces: ['fixtures/fashion-mnist-cnn/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
+  traces: ['fixtures/fashion-mnist-wide/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
   seeds: [1, 2, 3],
   parts: [
     {

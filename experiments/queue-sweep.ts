@@ -18,7 +18,7 @@ const controls = (['model', 'reactive', 'backlog'] as const).flatMap((control) =
 export default defineExperiment({
   id: 'queue-sweep',
   description: 'Backlog-aware thresholds and single-exit schedulers vs ordinary EEN and plain network over arrival rate, buffer size and arrival process.',
-  traces: ['fixtures/fashion-mnist-cnn/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
+  traces: ['fixtures/fashion-mnist-wide/manifest.json', 'fixtures/fashion-mnist-cnn/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
   seeds: [1, 2, 3, 4, 5],
   parts: [
     {
