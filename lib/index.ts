@@ -1,6 +1,7 @@
 /**
  * `exitlab`: the evaluation core. Traces and their files, utility scores, the policy contract and registry
- * types, calibration, the seeded random generator and synthetic traces. Policies are in `exitlab/policies`, the
+ * types, calibration, the seeded random generator, synthetic traces and the statistics for comparing policies
+ * (lib/stats.ts: paired bootstrap, McNemar, Holm, Wilson, budget curves). Policies are in `exitlab/policies`, the
  * harnesses (offline, queue) in `exitlab/experiments`, property-testing tools in `exitlab/testing`, and the
  * TensorFlow.js backend picker in `exitlab/tensor` (kept apart so importing the core never loads TensorFlow.js).
  */
@@ -17,3 +18,4 @@ export * from './calibrate.ts';
 export * from './synthetic.ts';
 export * from './mg1k.ts';
 export * from './knapsack.ts';
+export * from './stats.ts';
