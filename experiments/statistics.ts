@@ -271,3 +271,30 @@ export function curveSummary(curves: ReadonlyMap<string, readonly CurvePoint[]>,
 export function checkExitsField(r: StatRecord, source: string): void {
   if (r.exits !== undefined && typeof r.exits !== 'string') throw new InputError(source, `record "${r.label}".exits`, 'a base64 string (encodeExits)', typeof r.exits);
 }
+
+/** One line of the per-exit table of a model: accuracy of exit k on one split (Wilson interval), cost and FLOPs. */
+export interface ExitRow {
+  readonly split: string;
+  readonly exit: number;
+  readonly accuracy: SummaryStat;
+  /** Cumulative cost of running through exit k, ms. */
+  readonly costMs: number;
+  /** Cumulative FLOPs through exit k, when the manifest has them. */
+  readonly flops: number | undefined;
+}
+
+/**
+ * Per-exit accuracy of every exit on a split (every sample leaving at exit k), with its Wilson interval over the
+ * split's samples, and the exit's cumulative cost and FLOPs.
+ * @param correct [sample][exit] row-major 0/1, length N·K; `costMs`, `flops` cumulative per exit.
+ */
+export function perExitRows(split: string, correct: ArrayLike<number>, costMs: readonly number[], flops: readonly number[] | undefined): ExitRow[] {
+  const K = costMs.length;
+  const N = correct.length / K;
+  return costMs.map((c, k) => {
+    let right = 0;
+    for (let n = 0; n < N; n++) right += correct[n * K + k] ? 1 : 0;
+    const w = wilsonInterval(right, N);
+    return { split, exit: k, accuracy: { mean: w.mean, lo: w.lo, hi: w.hi, n: 1, method: 'wilson' }, costMs: c, flops: flops?.[k] };
+  });
+}
