@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exitsByThresholds } from '../lib/calibrate.ts';
-import { DEFAULT_EENET_CONFIG, eenetScores } from '../lib/eenet.ts';
+import { DEFAULT_EENET_CONFIG, eenetScores } from '../policies/eenet/index.ts';
 import { loadTrace } from '../lib/io.ts';
 import { runPolicy } from '../lib/offline.ts';
 import { modelInfo } from '../lib/policy.ts';
@@ -22,7 +22,7 @@ import { Rng } from '../lib/random.ts';
 import { textTable } from '../lib/report.ts';
 import { scoreTrace } from '../lib/scores.ts';
 import { initBackend } from '../lib/tensor.ts';
-import { createEENetPolicy } from '../policies/eenet.ts';
+import { createEENetPolicy } from '../policies/eenet/index.ts';
 
 const { values: args } = parseArgs({ options: { child: { type: 'boolean', default: false }, backends: { type: 'string' }, repeats: { type: 'string' } } });
 const manifest = 'fixtures/fashion-mnist-cnn/manifest.json';

@@ -16,6 +16,9 @@ import type { AnyPolicySpec, RawParams } from '../lib/registry.ts';
 import { scoreTrace, type ScoredTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { budgetedThreshold, fixedExit, modelBased, rateBased, reactive } from '../policies/index.ts';
+import { loadPolicy } from '../lib/registry.ts';
+
+await loadPolicy(modelBased); // the HiGHS wasm loads on first use only
 
 const { values } = parseArgs({ options: { jobs: { type: 'string', default: '10000000' }, trace: { type: 'string' } } });
 const nJobs = Number(values.jobs);

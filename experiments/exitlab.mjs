@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// `npx exitlab ...` inside this repository: register tsx's loader, then run the TypeScript CLI. The experiment
-// modules and the CLI are TypeScript sources of a checkout; the npm package ships only dist/, so say so there.
+// The `exitlab` bin. In a checkout it runs the TypeScript CLI through tsx (experiments/cli.ts next to this file);
+// in the installed package, where only dist/ and this file are shipped, the compiled dist/experiments/cli.js,
+// which registers tsx itself when it has to load a user's .ts experiment.
 import { existsSync } from 'node:fs';
 
-const cli = new URL('./cli.ts', import.meta.url);
-if (!existsSync(cli)) {
-  console.error('exitlab: the experiment CLI runs from a checkout of the exitlab repository (it loads experiments/*.ts); ' +
-    'from the installed package, compare policies with compare, simulate and runOnline from "exitlab/experiments" (see docs/writing-a-policy.md)');
-  process.exit(1);
+const source = new URL('./cli.ts', import.meta.url);
+let cli;
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = await import(source.href);
+} else {
+  cli = await import(new URL('../dist/experiments/cli.js', import.meta.url).href);
 }
-const { register } = await import('tsx/esm/api');
-register();
-await import(cli.href);
+process.exitCode = await cli.main(process.argv.slice(2));

@@ -5,9 +5,9 @@
  * done from them without running a policy again.
  */
 import { InputError } from './errors.ts';
-import { ContractError, TraceCursor, modelInfo, type FitReport, type Policy, type SystemState } from './policy.ts';
-import { Rng } from './random.ts';
-import type { AnyPolicySpec, RawParams } from './registry.ts';
+import { JobDriver, systemState } from './drive.ts';
+import { TraceCursor, modelInfo, type FitReport, type Policy } from './policy.ts';
+import { instantiate, type AnyPolicySpec, type RawParams } from './registry.ts';
 import type { ScoredTrace } from './scores.ts';
 
 /**
@@ -21,45 +21,12 @@ export function runPolicy(policy: Policy, scored: ScoredTrace): Int32Array {
   const { nSamples: N, nExits: K, costMs } = scored.trace;
   const exits = new Int32Array(N);
   const cursor = new TraceCursor(scored);
-  const view = cursor.view;
-  const hasCommit = typeof policy.commit === 'function';
-  const hasDecide = typeof policy.decide === 'function';
-  const hasObserve = typeof policy.observe === 'function';
+  const driver = new JobDriver(policy, K);
   let clock = 0;
   for (let n = 0; n < N; n++) {
-    let exit: number | undefined;
-    let committed = false;
-    if (hasCommit) {
-      const state: SystemState = { timeMs: clock, queueLength: 0, bufferCapacity: Infinity, arrivalRatePerMs: undefined };
-      const c = policy.commit!(state);
-      if (c !== undefined) {
-        if (!Number.isInteger(c) || c < 0 || c >= K) {
-          throw new ContractError(`${policy.name}: commit() returned ${String(c)}; expected an exit index in [0, ${K - 1}] or undefined`);
-        }
-        exit = c;
-        committed = true;
-      }
-    }
-    if (exit === undefined) {
-      if (!hasDecide) throw new ContractError(`${policy.name}: commit() returned undefined and the policy has no decide()`);
-      for (let k = 0; k < K - 1; k++) {
-        cursor.moveTo(n, k);
-        const d = policy.decide!(view);
-        if (d === 'exit') {
-          exit = k;
-          break;
-        }
-        if (d !== 'continue') throw new ContractError(`${policy.name}: decide() returned ${JSON.stringify(d)}; expected 'exit' or 'continue'`);
-      }
-      // The harness, not the policy, stops the job at the last classifier.
-      exit ??= K - 1;
-    }
+    const exit = driver.runJob(cursor, n, driver.hasCommit ? systemState(clock, 0, Infinity, undefined) : undefined, costMs);
     exits[n] = exit;
     clock += costMs[exit];
-    if (hasObserve) {
-      cursor.moveTo(n, exit);
-      policy.observe!({ exit, costMs: costMs[exit], committed, view });
-    }
   }
   return exits;
 }
@@ -150,8 +117,8 @@ export interface EvaluatedPolicy {
 
 /**
  * Create a policy from its entry, fit it on `validation` (if it can be fitted), and run it on `test`.
- * The policy's random stream is `new Rng(seed).fork(family)`, so adding another policy to a comparison never
- * changes this one's draws.
+ * The policy is built by `instantiate`: its random stream is `policyRng(seed, family, parsed params)`,
+ * so adding another policy to a comparison never changes this one's draws.
  */
 export function evaluateEntry(entry: PolicyEntry, validation: ScoredTrace, test: ScoredTrace, seed: number): EvaluatedPolicy {
   checkSameModel(validation, test);
@@ -160,7 +127,7 @@ export function evaluateEntry(entry: PolicyEntry, validation: ScoredTrace, test:
   if (spec.budgeted && entry.budgetMs === undefined) {
     throw new InputError(`policy "${spec.name}"`, 'budgetMs', 'a budget in milliseconds (this policy is budgeted)', 'none');
   }
-  const policy = spec.create(params, { rng: new Rng(seed).fork(spec.name), model: modelInfo(validation) });
+  const policy = instantiate(spec, entry.params ?? {}, { seed, model: modelInfo(validation) });
   const fit = policy.fit?.(validation, entry.budgetMs === undefined ? {} : { budgetMs: entry.budgetMs });
   const exits = runPolicy(policy, test);
   const s = summarizeExits(exits, test);

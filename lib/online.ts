@@ -33,41 +33,14 @@
  * input unless `records` is on. So a 10^7-input stream costs the same memory as a 10^3-input one.
  */
 import { InputError } from './errors.ts';
-import { ContractError, TraceCursor, type Policy, type SystemState } from './policy.ts';
-import { Rng } from './random.ts';
+import { JobDriver, systemState } from './drive.ts';
+import { TraceCursor, type Policy } from './policy.ts';
+import { workloadRng, type Rng } from './random.ts';
+import { DEFAULT_CONTEXT, checkContextSpec, checkScoreName, contextBin, makeReward, type ContextSpec, type Reward, type RewardSpec } from './reward.ts';
 import type { ScoredTrace } from './scores.ts';
 
-/** How a score is turned into a context bin (`contextBin`). */
-export type BinScale = 'linear' | 'sqrt';
-
-/** The reward definition shared by the harness and the learners. */
-export interface RewardSpec {
-  /** Core score c_m (`maxprob`, `margin`, `entropy`, or a learned score with values in [0, 1]). */
-  readonly score: string;
-  /** β ≥ 0: reward units given up per unit of normalised cumulative cost (1 = the whole network). */
-  readonly beta: number;
-}
-
-/** The contexts of the hindsight reference (and of DEE / ε-greedy): bins of the reward's score per exit. */
-export interface ContextSpec {
-  /** Bins per exit (≥ 2). */
-  readonly bins: number;
-  /** `linear`: equal-width bins of c on [0, 1]; `sqrt`: equal-width bins of 1 − √(1 − c) (see `contextBin`). */
-  readonly scale: BinScale;
-}
-
-/**
- * The context bin of a score value c (clamped to [0, 1]) among `bins` bins.
- * `sqrt` bins are equal-width in g(c) = 1 − √(1 − c): confidences of trained networks pile up near 1, and g
- * spreads that end (with 10 bins: c ≥ 0.99 is bin 9, 0.96 ≤ c < 0.99 bin 8, 0.75 ≤ c < 0.96 bins 5..7) while keeping low
- * confidences apart. A monotone map, so "bin ≥ θ" rules are still confidence thresholds.
- */
-export function contextBin(c: number, bins: number, sqrtScale: boolean): number {
-  const v = c >= 1 ? 1 : c > 0 ? c : 0;
-  const g = sqrtScale ? 1 - Math.sqrt(1 - v) : v;
-  const b = Math.floor(g * bins);
-  return b >= bins ? bins - 1 : b;
-}
+// The reward and contexts live in lib/reward.ts (shared with the learners); re-exported for this harness's users.
+export { contextBin, type BinScale, type ContextSpec, type RewardSpec } from './reward.ts';
 
 /** One phase of a stream: from input `start` on, inputs are drawn from `trace` (optionally with a class mix). */
 export interface StreamPhase {
@@ -216,13 +189,24 @@ function indexSampler(indices: Int32Array, rng: Rng, perm: boolean): () => numbe
 
 const MAX_CELLS = 1 << 20;
 
-/**
- * Run a policy over a stream, driving the contract as every harness does (commit, else decide after each exit
- * < K−1 with the last exit forced, then observe), and measure reward, accuracy, cost and regret.
- * @throws InputError for a malformed stream or options (naming the field); ContractError for a bad decision or a
- *   peek at an exit that has not run.
- */
-export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOptions): OnlineResult {
+/** `runOnline`'s inputs once validated, with the defaults filled. */
+interface OnlinePlan {
+  readonly T: number;
+  readonly K: number;
+  readonly costMs: readonly number[];
+  readonly phases: readonly StreamPhase[];
+  readonly perm: boolean;
+  readonly reward: Reward;
+  readonly ctx: ContextSpec;
+  readonly nWindows: number;
+  /** bins^(K−1): cells of the hindsight table. */
+  readonly nCells: number;
+  readonly hindsight: boolean;
+  readonly records: boolean;
+}
+
+/** Validation of the stream and the options, every error naming its field. */
+function planOnline(stream: StreamSpec, options: OnlineOptions): OnlinePlan {
   const src = 'runOnline';
   const T = stream.length;
   if (!Number.isSafeInteger(T) || T < 1) throw new InputError(src, 'stream.length', 'an integer ≥ 1', String(T));
@@ -253,66 +237,62 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
       if (present === 0) throw new InputError(src, `stream.phases[${p}].classWeights`, 'a positive weight on at least one class present in the trace');
     }
   }
-  const { score, beta } = options.reward;
-  if (!(typeof beta === 'number' && Number.isFinite(beta) && beta >= 0)) throw new InputError(src, 'reward.beta', 'a finite number ≥ 0', String(beta));
-  for (let p = 0; p < phases.length; p++) {
-    if (!phases[p].trace.scores.has(score)) throw new InputError(src, 'reward.score', `one of ${phases[p].trace.scores.names.join(', ')}`, JSON.stringify(score));
-  }
-  const ctx = options.context ?? { bins: 10, scale: 'sqrt' as const };
-  if (!Number.isInteger(ctx.bins) || ctx.bins < 2 || ctx.bins > 1000) throw new InputError(src, 'context.bins', 'an integer in [2, 1000]', String(ctx.bins));
-  if (ctx.scale !== 'linear' && ctx.scale !== 'sqrt') throw new InputError(src, 'context.scale', '"linear" or "sqrt"', String(ctx.scale));
+  const reward = makeReward(src, 'reward', options.reward, { costMs, scoreNames: phases[0].trace.scores.names });
+  for (let p = 1; p < phases.length; p++) checkScoreName(src, 'reward.score', reward.score, phases[p].trace.scores.names);
+  const ctx = options.context ?? DEFAULT_CONTEXT;
+  checkContextSpec(src, 'context', ctx);
   const nWindows = options.checkpoints ?? 20;
   if (!Number.isInteger(nWindows) || nWindows < 1 || nWindows > T) throw new InputError(src, 'checkpoints', `an integer in [1, ${T}]`, String(nWindows));
-  const bins = ctx.bins;
-  const nCells = bins ** (K - 1);
-  const hindsightOn = options.hindsight ?? true;
-  if (hindsightOn && nCells > MAX_CELLS) {
-    throw new InputError(src, 'context.bins', `bins^(K−1) ≤ 2^20 for the hindsight table (or hindsight: false)`, `${bins}^${K - 1}`);
+  const nCells = ctx.bins ** (K - 1);
+  const hindsight = options.hindsight ?? true;
+  if (hindsight && nCells > MAX_CELLS) {
+    throw new InputError(src, 'context.bins', `bins^(K−1) ≤ 2^20 for the hindsight table (or hindsight: false)`, `${ctx.bins}^${K - 1}`);
   }
+  return { T, K, costMs, phases, perm: order === 'permutation', reward, ctx, nWindows, nCells, hindsight, records: options.records === true };
+}
 
-  // Precompute once per distinct trace.
-  const L = costMs.map((c) => c / costMs[K - 1]);
-  const prepared = new Map<ScoredTrace, Prepared>();
-  const prep = (scored: ScoredTrace): Prepared => {
-    const hit = prepared.get(scored);
-    if (hit) return hit;
-    const N = scored.trace.nSamples;
-    const c = scored.scores.get(score);
-    const reward = new Float64Array(N * K);
-    const oracleReward = new Float64Array(N);
-    const oracleExit = new Int32Array(N);
-    const cell = new Int32Array(N);
-    const sq = ctx.scale === 'sqrt';
-    for (let n = 0; n < N; n++) {
-      let best = -Infinity;
-      let arg = 0;
-      let id = 0;
-      let mult = 1;
-      for (let m = 0; m < K; m++) {
-        const r = c[n * K + m] - beta * L[m];
-        reward[n * K + m] = r;
-        if (r > best) {
-          best = r;
-          arg = m;
-        }
-        if (m < K - 1) {
-          id += contextBin(c[n * K + m], bins, sq) * mult;
-          mult *= bins;
-        }
+/** The per-trace tables (rewards, oracle, bin path) of `Prepared`, computed once per distinct trace. */
+function prepareTrace(scored: ScoredTrace, plan: OnlinePlan): Prepared {
+  const { K, reward: rw } = plan;
+  const { bins } = plan.ctx;
+  const sq = plan.ctx.scale === 'sqrt';
+  const N = scored.trace.nSamples;
+  const c = scored.scores.get(rw.score);
+  const reward = new Float64Array(N * K);
+  const oracleReward = new Float64Array(N);
+  const oracleExit = new Int32Array(N);
+  const cell = new Int32Array(N);
+  for (let n = 0; n < N; n++) {
+    let best = -Infinity;
+    let arg = 0;
+    let id = 0;
+    let mult = 1;
+    for (let m = 0; m < K; m++) {
+      const r = rw.value(c[n * K + m], m);
+      reward[n * K + m] = r;
+      if (r > best) {
+        best = r;
+        arg = m;
       }
-      oracleReward[n] = best;
-      oracleExit[n] = arg;
-      cell[n] = id;
+      if (m < K - 1) {
+        id += contextBin(c[n * K + m], bins, sq) * mult;
+        mult *= bins;
+      }
     }
-    const p: Prepared = { scored, cursor: new TraceCursor(scored), reward, oracleReward, oracleExit, cell };
-    prepared.set(scored, p);
-    return p;
-  };
+    oracleReward[n] = best;
+    oracleExit[n] = arg;
+    cell[n] = id;
+  }
+  return { scored, cursor: new TraceCursor(scored), reward, oracleReward, oracleExit, cell };
+}
 
-  // Sample pools per phase, each with its own forked random stream so phases do not perturb one another.
-  const streamRng = new Rng(stream.seed).fork('online-stream');
-  const perm = order === 'permutation';
-  const phaseSamplers = phases.map((ph, p) => {
+/**
+ * The sample drawer of each phase, from the workload stream 'online-stream' of the stream's seed, one fork per
+ * phase (and per class under a class mix) so phases do not perturb one another.
+ */
+function phaseSamplers(phases: readonly StreamPhase[], seed: number, perm: boolean): (() => number)[] {
+  const streamRng = workloadRng(seed, 'online-stream');
+  return phases.map((ph, p) => {
     const tr = ph.trace.trace;
     const rng = streamRng.fork(p);
     if (ph.classWeights === undefined) {
@@ -338,37 +318,38 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
       return pools[j]();
     };
   });
-  const prepPhases = phases.map((ph) => prep(ph.trace));
+}
 
-  // Window boundaries: equal windows, the last ending at T.
-  const bounds = Array.from({ length: nWindows }, (_, w) => Math.round(((w + 1) * T) / nWindows));
-  // Per window and distinct trace, how often each sample was drawn (memory windows·N, independent of T): the
-  // references' rewards (oracle, hindsight rule) follow from these counts after the run, so the hot loop only
-  // increments one counter per input.
-  const distinct = [...new Set(prepPhases)];
-  const counts: Uint32Array[][] = [];
+/** What the policy did, per window: its sums, and how often each sample of each distinct trace was drawn. */
+interface StreamRun {
+  readonly windows: readonly { reward: number; correct: number; cost: number; n: number }[];
+  /** counts[w][d][n]: draws of sample n of distinct trace d in window w (memory windows·N, independent of T). */
+  readonly counts: readonly (readonly Uint32Array[])[];
+  readonly exitCounts: Float64Array;
+  readonly records: OnlineRecords | undefined;
+}
 
-  const records: OnlineRecords | undefined = options.records
+/**
+ * The loop: T inputs through the job driver (`lib/drive.ts`), window by window. The references' rewards
+ * (oracle, hindsight rule) follow from the per-window draw counts after the run, so the hot loop only
+ * increments one counter per input besides the policy's own sums.
+ */
+function streamLoop(policy: Policy, plan: OnlinePlan, prepPhases: readonly Prepared[], distinct: readonly Prepared[], samplers: readonly (() => number)[], bounds: readonly number[]): StreamRun {
+  const { T, K, costMs, phases } = plan;
+  const records: OnlineRecords | undefined = plan.records
     ? { phase: new Uint8Array(T), sample: new Int32Array(T), exit: new Int8Array(T), reward: new Float32Array(T), oracleReward: new Float32Array(T) }
     : undefined;
-
-  const hasCommit = typeof policy.commit === 'function';
-  const hasDecide = typeof policy.decide === 'function';
-  const hasObserve = typeof policy.observe === 'function';
-  const state = { timeMs: 0, queueLength: 0, bufferCapacity: Infinity, arrivalRatePerMs: undefined as number | undefined };
+  const driver = new JobDriver(policy, K);
+  const counts: Uint32Array[][] = [];
   const exitCounts = new Float64Array(K);
   const windows: { reward: number; correct: number; cost: number; n: number }[] = [];
-
+  let clock = 0;
   let phase = 0;
   let nextPhaseStart = phases.length > 1 ? phases[1].start : Infinity;
   let pp = prepPhases[0];
-  let sampler = phaseSamplers[0];
-  let cursor = pp.cursor;
-  let view = cursor.view;
-  let rewardTab = pp.reward;
-  let correctTab = pp.scored.scores.correct;
+  let sampler = samplers[0];
   let t = 0;
-  for (let w = 0; w < nWindows; w++) {
+  for (let w = 0; w < bounds.length; w++) {
     const end = bounds[w];
     const wCounts = distinct.map((d) => new Uint32Array(d.scored.trace.nSamples));
     counts.push(wCounts);
@@ -382,45 +363,19 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
         phase++;
         nextPhaseStart = phase + 1 < phases.length ? phases[phase + 1].start : Infinity;
         pp = prepPhases[phase];
-        sampler = phaseSamplers[phase];
-        cursor = pp.cursor;
-        view = cursor.view;
-        rewardTab = pp.reward;
-        correctTab = pp.scored.scores.correct;
+        sampler = samplers[phase];
         cnt = wCounts[distinct.indexOf(pp)];
       }
       const n = sampler();
-      let exit = -1;
-      let committed = false;
-      if (hasCommit) {
-        const c = policy.commit!(state as SystemState);
-        if (c !== undefined) {
-          if (!Number.isInteger(c) || c < 0 || c >= K) throw new ContractError(`${policy.name}: commit() returned ${String(c)}; expected an exit index in [0, ${K - 1}] or undefined`);
-          exit = c;
-          committed = true;
-        }
-      }
-      if (exit < 0) {
-        if (!hasDecide) throw new ContractError(`${policy.name}: commit() returned undefined and the policy has no decide()`);
-        for (let k = 0; k < K - 1; k++) {
-          cursor.moveTo(n, k);
-          const d = policy.decide!(view);
-          if (d === 'exit') {
-            exit = k;
-            break;
-          }
-          if (d !== 'continue') throw new ContractError(`${policy.name}: decide() returned ${JSON.stringify(d)}; expected 'exit' or 'continue'`);
-        }
-        if (exit < 0) exit = K - 1; // the harness, not the policy, stops at the last classifier
-      }
-      const r = rewardTab[n * K + exit];
+      const exit = driver.runJob(pp.cursor, n, driver.hasCommit ? systemState(clock, 0, Infinity, undefined) : undefined, costMs);
+      const r = pp.reward[n * K + exit];
       const cost = costMs[exit];
       wReward += r;
-      wCorrect += correctTab[n * K + exit];
+      wCorrect += pp.scored.scores.correct[n * K + exit];
       wCost += cost;
       exitCounts[exit]++;
       cnt[n]++;
-      state.timeMs += cost;
+      clock += cost;
       if (records) {
         records.phase[t] = phase;
         records.sample[t] = n;
@@ -428,86 +383,115 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
         records.reward[t] = r;
         records.oracleReward[t] = pp.oracleReward[n];
       }
-      if (hasObserve) {
-        cursor.moveTo(n, exit);
-        policy.observe!({ exit, costMs: cost, committed, view });
-      }
     }
     windows.push({ reward: wReward, correct: wCorrect, cost: wCost, n: t - n0 });
   }
-  const sumReward = windows.reduce((a, x) => a + x.reward, 0);
-  const sumCorrect = windows.reduce((a, x) => a + x.correct, 0);
+  return { windows, counts, exitCounts, records };
+}
 
-  // Oracle per window, from the counts.
-  let sumOracleCorrect = 0;
-  let sumOracleCost = 0;
-  const oracleWin = counts.map((wc) => {
+/** The oracle's reward per window, and its correct count and cost over the stream, from the draw counts. */
+function oracleReference(run: StreamRun, distinct: readonly Prepared[], plan: OnlinePlan): { perWindow: number[]; correct: number; cost: number } {
+  const { K, costMs } = plan;
+  let correct = 0;
+  let cost = 0;
+  const perWindow = run.counts.map((wc) => {
     let s = 0;
     wc.forEach((cnt, d) => {
       const pr = distinct[d];
-      const correct = pr.scored.scores.correct;
+      const corr = pr.scored.scores.correct;
       for (let n = 0; n < cnt.length; n++) {
         const c = cnt[n];
         if (c === 0) continue;
         s += c * pr.oracleReward[n];
-        sumOracleCorrect += c * correct[n * K + pr.oracleExit[n]];
-        sumOracleCost += c * costMs[pr.oracleExit[n]];
+        correct += c * corr[n * K + pr.oracleExit[n]];
+        cost += c * costMs[pr.oracleExit[n]];
       }
     });
     return s;
   });
-  const sumOracle = oracleWin.reduce((a, b) => a + b, 0);
+  return { perWindow, correct, cost };
+}
 
-  // The hindsight rule over the whole stream (aggregated by bin path), then its reward per window.
-  let hindsight: OnlineResult['hindsight'];
-  let ruleReward: number[] = [];
-  if (hindsightOn) {
-    const aggregate = (wcs: readonly Uint32Array[][]) => {
-      const tb = { reward: new Float64Array(nCells * K), correct: new Float64Array(nCells * K), count: new Float64Array(nCells) };
-      for (const wc of wcs) {
-        wc.forEach((cnt, d) => {
-          const pr = distinct[d];
-          const correct = pr.scored.scores.correct;
-          for (let n = 0; n < cnt.length; n++) {
-            const c = cnt[n];
-            if (c === 0) continue;
-            const cell = pr.cell[n];
-            tb.count[cell] += c;
-            for (let m = 0; m < K; m++) {
-              tb.reward[cell * K + m] += c * pr.reward[n * K + m];
-              tb.correct[cell * K + m] += c * correct[n * K + m];
-            }
+/** The hindsight rule over the whole stream (aggregated by bin path), its summary, and its reward per window. */
+function hindsightReference(run: StreamRun, distinct: readonly Prepared[], plan: OnlinePlan): { summary: NonNullable<OnlineResult['hindsight']>; perWindow: number[] } {
+  const { K, costMs, nCells, T } = plan;
+  const bins = plan.ctx.bins;
+  const aggregate = (wcs: readonly (readonly Uint32Array[])[]) => {
+    const tb = { reward: new Float64Array(nCells * K), correct: new Float64Array(nCells * K), count: new Float64Array(nCells) };
+    for (const wc of wcs) {
+      wc.forEach((cnt, d) => {
+        const pr = distinct[d];
+        const correct = pr.scored.scores.correct;
+        for (let n = 0; n < cnt.length; n++) {
+          const c = cnt[n];
+          if (c === 0) continue;
+          const cell = pr.cell[n];
+          tb.count[cell] += c;
+          for (let m = 0; m < K; m++) {
+            tb.reward[cell * K + m] += c * pr.reward[n * K + m];
+            tb.correct[cell * K + m] += c * correct[n * K + m];
           }
-        });
-      }
-      return tb;
-    };
-    const total = aggregate(counts);
-    const rule = bestContextRule(total.reward, total.count, K, bins);
-    ruleReward = counts.map((wc) => {
-      const tb = aggregate([wc]);
-      return evaluateRule(rule, tb.reward, tb.count, K, bins);
-    });
-    const rr = ruleReward.reduce((a, b) => a + b, 0);
-    const rc = evaluateRule(rule, total.correct, total.count, K, bins);
-    const exitMass = ruleExitCounts(rule, total.count, K, bins);
-    let rcost = 0;
-    for (let m = 0; m < K; m++) rcost += exitMass[m] * costMs[m];
-    hindsight = {
+        }
+      });
+    }
+    return tb;
+  };
+  const total = aggregate(run.counts);
+  const rule = bestContextRule(total.reward, total.count, K, bins);
+  const perWindow = run.counts.map((wc) => {
+    const tb = aggregate([wc]);
+    return evaluateRule(rule, tb.reward, tb.count, K, bins);
+  });
+  const rr = perWindow.reduce((a, b) => a + b, 0);
+  const rc = evaluateRule(rule, total.correct, total.count, K, bins);
+  const exitMass = ruleExitCounts(rule, total.count, K, bins);
+  let rcost = 0;
+  for (let m = 0; m < K; m++) rcost += exitMass[m] * costMs[m];
+  return {
+    perWindow,
+    summary: {
       meanReward: rr / T,
       accuracy: rc / T,
       meanCostMs: rcost / T,
       rule: Array.from({ length: K - 1 }, (_, m) => Array.from({ length: bins }, (_, x) => rule[m * bins + x] === 1)),
-    };
-  }
+    },
+  };
+}
+
+/**
+ * Run a policy over a stream, driving the contract as every harness does (`JobDriver.runJob`: commit, else
+ * decide after each exit < K−1 with the last exit forced, then observe), and measure reward, accuracy, cost and
+ * regret against the oracle and the hindsight rule.
+ * @throws InputError for a malformed stream or options (naming the field); ContractError for a bad decision or a
+ *   peek at an exit that has not run.
+ */
+export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOptions): OnlineResult {
+  const plan = planOnline(stream, options);
+  const { T, K, costMs, nWindows } = plan;
+  const prepared = new Map<ScoredTrace, Prepared>();
+  const prepPhases = plan.phases.map((ph) => {
+    let p = prepared.get(ph.trace);
+    if (!p) prepared.set(ph.trace, (p = prepareTrace(ph.trace, plan)));
+    return p;
+  });
+  const distinct = [...new Set(prepPhases)];
+  // Window boundaries: equal windows, the last ending at T.
+  const bounds = Array.from({ length: nWindows }, (_, w) => Math.round(((w + 1) * T) / nWindows));
+  const run = streamLoop(policy, plan, prepPhases, distinct, phaseSamplers(plan.phases, stream.seed, plan.perm), bounds);
+  const { windows, exitCounts } = run;
+  const sumReward = windows.reduce((a, x) => a + x.reward, 0);
+  const sumCorrect = windows.reduce((a, x) => a + x.correct, 0);
+  const oracle = oracleReference(run, distinct, plan);
+  const sumOracle = oracle.perWindow.reduce((a, b) => a + b, 0);
+  const hs = plan.hindsight ? hindsightReference(run, distinct, plan) : undefined;
 
   const checkpoints: OnlineCheckpoint[] = [];
   let cumO = 0;
   let cumH = 0;
   for (let w = 0; w < nWindows; w++) {
     const win = windows[w];
-    const hReg = hindsightOn ? ruleReward[w] - win.reward : NaN;
-    const oReg = oracleWin[w] - win.reward;
+    const hReg = hs ? hs.perWindow[w] - win.reward : NaN;
+    const oReg = oracle.perWindow[w] - win.reward;
     cumO += oReg;
     cumH += hReg;
     checkpoints.push({
@@ -517,7 +501,7 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
       windowRegretOracle: oReg / win.n,
       windowRegretHindsight: hReg / win.n,
       windowMeanReward: win.reward / win.n,
-      windowOracleReward: oracleWin[w] / win.n,
+      windowOracleReward: oracle.perWindow[w] / win.n,
       windowAccuracy: win.correct / win.n,
       windowMeanCostMs: win.cost / win.n,
     });
@@ -532,12 +516,12 @@ export function runOnline(policy: Policy, stream: StreamSpec, options: OnlineOpt
     meanCostMs: cost / T,
     relativeCost: cost / T / costMs[K - 1],
     exitShares: Array.from(exitCounts, (x) => x / T),
-    oracle: { meanReward: sumOracle / T, accuracy: sumOracleCorrect / T, meanCostMs: sumOracleCost / T },
-    hindsight,
+    oracle: { meanReward: sumOracle / T, accuracy: oracle.correct / T, meanCostMs: oracle.cost / T },
+    hindsight: hs?.summary,
     regretOracle: sumOracle - sumReward,
-    regretHindsight: hindsightOn ? cumH : NaN,
+    regretHindsight: hs ? cumH : NaN,
     checkpoints,
-    records,
+    records: run.records,
   };
 }
 

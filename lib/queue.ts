@@ -23,8 +23,9 @@
  */
 import { makeArrivals, type ArrivalConfig } from './arrivals.ts';
 import { InputError, describe } from './errors.ts';
-import { ContractError, TraceCursor, type Policy, type SystemState } from './policy.ts';
-import { Rng } from './random.ts';
+import { JobDriver, systemState } from './drive.ts';
+import { TraceCursor, type Policy } from './policy.ts';
+import { workloadRng } from './random.ts';
 import type { ScoredTrace } from './scores.ts';
 
 /** Per-job multiplicative noise on service time (mean 1), drawn once per job at its start. */
@@ -181,6 +182,66 @@ export class LogHistogram {
   }
 }
 
+/** The totals a run accumulates, from which `queueMetrics` derives the summary. */
+interface RunTotals {
+  readonly policy: string;
+  readonly trace: string;
+  readonly bufferCapacity: number;
+  readonly seed: number;
+  readonly arrivals: number;
+  readonly served: number;
+  readonly lost: number;
+  /** Served jobs whose exit was correct. */
+  readonly correct: number;
+  readonly inSystemAtEnd: number;
+  readonly maxQueue: number;
+  /** Served jobs per exit, length K. */
+  readonly exitCounts: Float64Array;
+  /** Response times of served jobs. */
+  readonly hist: LogHistogram;
+  readonly elapsedMs: number;
+  /** Time the server was busy, ms. */
+  readonly busyMs: number;
+  /** ∫ jobs in system dt, job·ms. */
+  readonly areaInSystem: number;
+  readonly sumResponseMs: number;
+  readonly maxResponseMs: number;
+  readonly sumServiceMs: number;
+}
+
+/** The summary of a run from its totals (ratios are NaN or 0 where their denominator is 0, as documented). */
+function queueMetrics(t: RunTotals): QueueMetrics {
+  const { served, lost, elapsedMs: elapsed } = t;
+  return {
+    policy: t.policy,
+    trace: t.trace,
+    bufferCapacity: t.bufferCapacity,
+    seed: t.seed,
+    arrivals: t.arrivals,
+    served,
+    lost,
+    inSystemAtEnd: t.inSystemAtEnd,
+    lossRatio: t.arrivals ? lost / t.arrivals : 0,
+    accuracyServed: served ? t.correct / served : NaN,
+    accuracyOverall: served + lost ? t.correct / (served + lost) : NaN,
+    meanResponseMs: served ? t.sumResponseMs / served : NaN,
+    p50ResponseMs: t.hist.quantile(0.5),
+    p95ResponseMs: t.hist.quantile(0.95),
+    p99ResponseMs: t.hist.quantile(0.99),
+    maxResponseMs: served ? t.maxResponseMs : NaN,
+    meanServiceMs: served ? t.sumServiceMs / served : NaN,
+    utilisation: elapsed > 0 ? t.busyMs / elapsed : 0,
+    throughputPerS: elapsed > 0 ? (served / elapsed) * 1000 : 0,
+    meanInSystem: elapsed > 0 ? t.areaInSystem / elapsed : 0,
+    maxQueue: t.maxQueue,
+    exitShares: Array.from(t.exitCounts, (c) => (served ? c / served : 0)),
+    elapsedMs: elapsed,
+  };
+}
+
+/** What a policy without `commit` is "shown" (never read: `JobDriver.commit` does not call it). */
+const NO_STATE = systemState(0, 0, 0, undefined);
+
 const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
 /** Growable typed-array columns for per-job records. */
@@ -259,6 +320,43 @@ function checkConfig(c: QueueConfig): void {
   }
 }
 
+/** The workload's random sources of one run: arrival times, the sample each job carries, its service jitter. */
+interface WorkloadSources {
+  /** Next arrival time, ms (non-decreasing). */
+  readonly arrivals: { next(): number };
+  /** Sample index of the next arriving job. */
+  readonly drawSample: () => number;
+  /** Service-time factor of the next starting job (mean 1). */
+  readonly drawFactor: () => number;
+}
+
+/** The workload streams 'arrivals', 'samples' and 'jitter' of `config.seed` (lib/random.ts `workloadRng`), never a policy's. */
+function workloadSources(config: QueueConfig, N: number): WorkloadSources {
+  const arrivals = makeArrivals(config.arrivals, workloadRng(config.seed, 'arrivals'));
+  const sampleRng = workloadRng(config.seed, 'samples');
+  const jitterRng = workloadRng(config.seed, 'jitter');
+  const jitter = config.jitter ?? { kind: 'none' };
+  const jitterSigma = jitter.kind === 'lognormal' ? Math.sqrt(Math.log(1 + jitter.cv * jitter.cv)) : 0;
+  const jitterCode = jitter.kind === 'exponential' ? 1 : jitter.kind === 'lognormal' ? 2 : 0;
+  const drawFactor = (): number => {
+    if (jitterCode === 0) return 1;
+    if (jitterCode === 1) return -Math.log(1 - jitterRng.float());
+    return Math.exp(jitterSigma * jitterRng.normal() - (jitterSigma * jitterSigma) / 2);
+  };
+  const permutation = config.sampling === 'permutation' ? Int32Array.from({ length: N }, (_, i) => i) : undefined;
+  let permPos = N;
+  const uniformSample = sampleRng.intSampler(N);
+  const drawSample = (): number => {
+    if (!permutation) return uniformSample();
+    if (permPos === N) {
+      sampleRng.shuffle(permutation);
+      permPos = 0;
+    }
+    return permutation[permPos++];
+  };
+  return { arrivals, drawSample, drawFactor };
+}
+
 /**
  * Simulate `policy` serving jobs drawn from `scored` under `config`.
  * The policy is used as given (create it with its own seeded `Rng`, and fit it, beforehand).
@@ -287,32 +385,10 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   const f = new Float64Array(13);
   f[JOBFACTOR] = 1;
   f[NEXTSERVEREVENT] = Infinity;
-  const root = new Rng(config.seed);
-  const arrivals = makeArrivals(config.arrivals, root.fork('arrivals'));
-  const sampleRng = root.fork('samples');
-  const jitterRng = root.fork('jitter');
+  const { arrivals, drawSample, drawFactor } = workloadSources(config, N);
   const maxArrivals = config.maxArrivals ?? Infinity;
   const horizon = config.horizonMs ?? Infinity;
   const drain = config.drain ?? config.horizonMs === undefined;
-  const jitter = config.jitter ?? { kind: 'none' };
-  const jitterSigma = jitter.kind === 'lognormal' ? Math.sqrt(Math.log(1 + jitter.cv * jitter.cv)) : 0;
-  const jitterCode = jitter.kind === 'exponential' ? 1 : jitter.kind === 'lognormal' ? 2 : 0;
-  const drawFactor = (): number => {
-    if (jitterCode === 0) return 1;
-    if (jitterCode === 1) return -Math.log(1 - jitterRng.float());
-    return Math.exp(jitterSigma * jitterRng.normal() - (jitterSigma * jitterSigma) / 2);
-  };
-  const permutation = config.sampling === 'permutation' ? Int32Array.from({ length: N }, (_, i) => i) : undefined;
-  let permPos = N;
-  const uniformSample = sampleRng.intSampler(N);
-  const drawSample = (): number => {
-    if (!permutation) return uniformSample();
-    if (permPos === N) {
-      sampleRng.shuffle(permutation);
-      permPos = 0;
-    }
-    return permutation[permPos++];
-  };
 
   // Arrival-rate estimate: mean of the last W inter-arrival times (all arrivals, lost ones included).
   const W = config.rateWindow ?? Math.max(B, 1);
@@ -327,10 +403,9 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   let qHead = 0;
   let qSize = 0;
 
-  const hasCommit = typeof policy.commit === 'function';
-  const hasDecide = typeof policy.decide === 'function';
-  const hasObserve = typeof policy.observe === 'function';
-  const hasEvent = typeof policy.onEvent === 'function';
+  // The contract's checks, the same as offline and online (lib/drive.ts); this file keeps only the event loop.
+  const driver = new JobDriver(policy, K);
+  const hasEvent = driver.hasEvent;
   const cursor = new TraceCursor(scored);
   const view = cursor.view;
   const records = config.records ? new RecordBuilder() : undefined;
@@ -351,7 +426,7 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
   let maxQueue = 0;
 
   const ts: TimeSeries | undefined = config.timeSeriesEveryMs ? { timeMs: [], inSystem: [], exitShares: [], policyExitShares: [] } : undefined;
-  const hasDistribution = typeof policy.exitDistribution === 'function';
+  const hasDistribution = driver.hasDistribution;
   const tsEvery = config.timeSeriesEveryMs ?? Infinity;
   f[TSNEXT] = tsEvery;
   const tsCounts = new Float64Array(K);
@@ -365,11 +440,7 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
         ts.timeMs.push(f[TSNEXT]);
         ts.inSystem.push(inSystem);
         ts.exitShares.push(Array.from(tsCounts, (c) => (tsServed ? c / tsServed : 0)));
-        if (hasDistribution) {
-          const d = policy.exitDistribution!();
-          if (d !== undefined && d.length !== K) throw new ContractError(`${policy.name}: exitDistribution() returned ${d.length} values; expected K = ${K}`);
-          ts.policyExitShares.push(d === undefined ? null : Array.from(d));
-        }
+        if (hasDistribution) ts.policyExitShares.push(driver.exitDistribution());
         tsCounts.fill(0);
         tsServed = 0;
         f[TSNEXT] += tsEvery;
@@ -388,17 +459,8 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     jobSample = sample;
     jobRecord = record;
     f[JOBFACTOR] = drawFactor();
-    jobCommitted = -1;
     if (records) records.startMs[record] = f[NOW];
-    if (hasCommit) {
-      const state: SystemState = { timeMs: f[NOW], queueLength: qSize, bufferCapacity: B, arrivalRatePerMs: gapCount > 0 ? gapCount / f[GAPSUM] : undefined };
-      const c = policy.commit!(state);
-      if (c !== undefined) {
-        if (!Number.isInteger(c) || c < 0 || c >= K) throw new ContractError(`${policy.name}: commit() returned ${String(c)}; expected an exit index in [0, ${K - 1}] or undefined`);
-        jobCommitted = c;
-      }
-    }
-    if (jobCommitted < 0 && !hasDecide) throw new ContractError(`${policy.name}: commit() returned undefined and the policy has no decide()`);
+    jobCommitted = driver.commit(driver.hasCommit ? systemState(f[NOW], qSize, B, gapCount > 0 ? gapCount / f[GAPSUM] : undefined) : NO_STATE);
     jobExit = jobCommitted >= 0 ? jobCommitted : 0;
     f[NEXTSERVEREVENT] = f[JOBSTART] + costMs[jobExit] * f[JOBFACTOR];
   };
@@ -407,13 +469,11 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     // The job in service has just finished exit `jobExit`.
     if (jobCommitted < 0 && jobExit < K - 1) {
       cursor.moveTo(jobSample, jobExit);
-      const d = policy.decide!(view);
-      if (d === 'continue') {
+      if (!driver.decideExit(view)) {
         jobExit++;
         f[NEXTSERVEREVENT] = f[JOBSTART] + costMs[jobExit] * f[JOBFACTOR];
         return;
       }
-      if (d !== 'exit') throw new ContractError(`${policy.name}: decide() returned ${JSON.stringify(d)}; expected 'exit' or 'continue'`);
     }
     const exit = jobExit;
     const ok = correctTable[jobSample * K + exit];
@@ -436,17 +496,14 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     }
     busy = false;
     f[NEXTSERVEREVENT] = Infinity;
-    if (hasObserve) {
-      cursor.moveTo(jobSample, exit);
-      policy.observe!({ exit, costMs: costMs[exit] * f[JOBFACTOR], committed: jobCommitted >= 0, view });
-    }
+    driver.observe(cursor, jobSample, exit, costMs[exit] * f[JOBFACTOR], jobCommitted >= 0);
     if (qSize > 0) {
       const h = qHead;
       qHead = (qHead + 1) % cap;
       qSize--;
       startJob(qArrival[h], qSample[h], qRecord[h]);
     } else if (hasEvent) {
-      policy.onEvent!({ kind: 'idle', timeMs: f[NOW] });
+      driver.event({ kind: 'idle', timeMs: f[NOW] });
     }
   };
 
@@ -492,17 +549,14 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     } else {
       lost++;
       if (records) records.lost[rec] = 1;
-      if (hasEvent) policy.onEvent!({ kind: 'loss', timeMs: f[NOW], queueLength: qSize });
+      if (hasEvent) driver.event({ kind: 'loss', timeMs: f[NOW], queueLength: qSize });
     }
     nextArrival = nextArrivalTime();
     if (!drain && nextArrival === Infinity && horizon === Infinity) break;
   }
   if (!drain && horizon < Infinity && f[NOW] < horizon) advance(horizon);
 
-  const now = f[NOW];
-  const inSystemAtEnd = qSize + (busy ? 1 : 0);
-  const elapsed = now;
-  const metrics: QueueMetrics = {
+  const metrics = queueMetrics({
     policy: policy.name,
     trace: `${scored.trace.provenance.model}/${scored.trace.provenance.split}`,
     bufferCapacity: B,
@@ -510,22 +564,17 @@ export function simulate(policy: Policy, scored: ScoredTrace, config: QueueConfi
     arrivals: nArrivals,
     served,
     lost,
-    inSystemAtEnd,
-    lossRatio: nArrivals ? lost / nArrivals : 0,
-    accuracyServed: served ? correct / served : NaN,
-    accuracyOverall: served + lost ? correct / (served + lost) : NaN,
-    meanResponseMs: served ? f[SUMRESPONSE] / served : NaN,
-    p50ResponseMs: hist.quantile(0.5),
-    p95ResponseMs: hist.quantile(0.95),
-    p99ResponseMs: hist.quantile(0.99),
-    maxResponseMs: served ? f[MAXRESPONSE] : NaN,
-    meanServiceMs: served ? f[SUMSERVICE] / served : NaN,
-    utilisation: elapsed > 0 ? f[BUSYTIME] / elapsed : 0,
-    throughputPerS: elapsed > 0 ? (served / elapsed) * 1000 : 0,
-    meanInSystem: elapsed > 0 ? f[AREA] / elapsed : 0,
+    correct,
+    inSystemAtEnd: qSize + (busy ? 1 : 0),
     maxQueue,
-    exitShares: Array.from(exitCounts, (c) => (served ? c / served : 0)),
-    elapsedMs: elapsed,
-  };
+    exitCounts,
+    hist,
+    elapsedMs: f[NOW],
+    busyMs: f[BUSYTIME],
+    areaInSystem: f[AREA],
+    sumResponseMs: f[SUMRESPONSE],
+    maxResponseMs: f[MAXRESPONSE],
+    sumServiceMs: f[SUMSERVICE],
+  });
   return { metrics, records: records?.build(), timeSeries: ts };
 }

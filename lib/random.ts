@@ -173,3 +173,55 @@ export class Rng {
     return new Rng(splitmix32(this.seed ^ splitmix32(tag)) ^ tag);
   }
 }
+
+/**
+ * Canonical JSON of a parameter value: object keys sorted, no whitespace, and the numbers JSON cannot spell kept
+ * distinct (`Infinity`, `-Infinity`, `NaN`, `-0`), so two parameter sets that parse to the same values give the
+ * same text and two that differ give different texts. `undefined` object members are dropped, as JSON does.
+ */
+export function canonicalJson(value: unknown): string {
+  if (typeof value === 'number') {
+    if (Object.is(value, -0)) return '-0';
+    return Number.isFinite(value) ? JSON.stringify(value) : String(value);
+  }
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return canonicalJson(Array.from(value as unknown as ArrayLike<number>));
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  throw new TypeError(`canonicalJson: cannot encode a ${typeof value}`);
+}
+
+// The two roots every stream of a run hangs from. A policy stream is forked from POLICY_ROOT and a workload
+// stream from WORKLOAD_ROOT, so they never share a derivation path: no policy name or parameter set can
+// reproduce the arrivals, samples, jitter or stream order of a workload (short of a 32-bit hash collision).
+const POLICY_ROOT = 'exitlab:policy';
+const WORKLOAD_ROOT = 'exitlab:workload';
+
+/**
+ * The random stream of a policy in a run: derived from the run's seed, the policy's registry name and the
+ * canonical JSON (`canonicalJson`) of its *parsed* parameters, and from nothing else. A display label, the
+ * order of the policies in a comparison or the other policies in it cannot change a policy's draws; two entries
+ * with the same name and parameters get the same stream (they are the same policy).
+ * @param seed the run's seed (any integer; reduced to 32 bits).
+ * @param policy registry name, e.g. "random-exit".
+ * @param params parsed (validated, defaults filled) parameters.
+ */
+export function policyRng(seed: number, policy: string, params: object): Rng {
+  return new Rng(seed).fork(POLICY_ROOT).fork(`${policy}\u0000${canonicalJson(params)}`);
+}
+
+/**
+ * A workload's random stream in a run: `stream` names what it drives ("arrivals", "samples", "jitter",
+ * "online-stream", ...). Separate root from `policyRng`, so a workload stream never equals a policy stream and
+ * adding a policy never changes the workload.
+ */
+export function workloadRng(seed: number, stream: string): Rng {
+  return new Rng(seed).fork(WORKLOAD_ROOT).fork(stream);
+}

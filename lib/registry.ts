@@ -5,6 +5,7 @@
  */
 import { InputError, describe } from './errors.ts';
 import type { ModelInfo, Policy, PolicyContext } from './policy.ts';
+import { policyRng } from './random.ts';
 
 /** Raw, unvalidated parameters (from JSON, a CLI, or code). */
 export type RawParams = Readonly<Record<string, unknown>>;
@@ -27,10 +28,27 @@ export interface PolicySpec<P extends object = object> {
    * is at most that budget (up to floating-point summation error).
    */
   readonly budgeted: boolean;
+  /**
+   * True when its decisions draw from the policy's random stream (an exit sampled per job, ε-exploration), so
+   * different seeds must give different decisions; `checkPolicy` checks it. Randomness used only in fitting does
+   * not count. Default false.
+   */
+  readonly stochastic?: boolean;
   /** Validate raw parameters, filling defaults. Throws `InputError` naming the bad parameter. */
   parse(raw: RawParams): P;
   /** Build a policy. Called with validated parameters only. */
   create(params: P, ctx: PolicyContext): Policy;
+  /**
+   * Load the family's heavy dependencies (a WebAssembly solver, TensorFlow.js) before its first use. Absent when
+   * there are none. Importing `exitlab/policies` loads none of them, and `create`, `fit` and the decisions are
+   * synchronous, so every harness awaits `loadPolicy(spec)` before `instantiate`. Idempotent.
+   */
+  readonly load?: () => Promise<void>;
+}
+
+/** Await a spec's `load` (its heavy dependencies), if it has one. Cheap after the first call. */
+export async function loadPolicy(spec: AnyPolicySpec): Promise<void> {
+  await spec.load?.();
 }
 
 /** A spec with its parameter type erased, for lists of mixed policies. */
@@ -59,6 +77,20 @@ export class ParamReader {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
       throw new InputError(this.#source, `params.${key}`, form, describe(v));
     }
+    return v;
+  }
+
+  /** An optional finite number in [min, max] (integer if asked): `undefined` when absent. */
+  optionalNumber(key: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+    this.#seen.add(key);
+    return this.#raw[key] === undefined ? undefined : this.number(key, undefined, opts);
+  }
+
+  /** A boolean (`true` or `false`, nothing truthy), or the fallback when absent. */
+  boolean(key: string, fallback: boolean | undefined): boolean {
+    this.#seen.add(key);
+    const v = this.#raw[key] ?? fallback;
+    if (typeof v !== 'boolean') throw new InputError(this.#source, `params.${key}`, 'true or false', describe(v));
     return v;
   }
 
@@ -111,4 +143,23 @@ export function resolveExit(source: string, field: string, exit: number, nExits:
     throw new InputError(source, field, `an exit index in [${-nExits}, ${nExits - 1}] for a ${nExits}-exit model (−1 = last)`, String(exit));
   }
   return k;
+}
+
+/** What `instantiate` needs besides the spec and its raw parameters. */
+export interface InstantiateOptions {
+  /** The run's seed; the policy's stream is `policyRng(seed, spec.name, parsed params)`. */
+  readonly seed: number;
+  /** The model the policy serves. */
+  readonly model: ModelInfo;
+}
+
+/**
+ * Build a policy the one way every harness, workload and `checkPolicy` does: parse the raw parameters (defaults
+ * filled, unknown keys rejected), derive its random stream from (seed, registry name, canonical parsed
+ * parameters) with `policyRng`, and create it. A label never enters, so renaming an entry changes no result.
+ * @throws InputError from `spec.parse` naming the bad parameter.
+ */
+export function instantiate(spec: AnyPolicySpec, raw: RawParams, opts: InstantiateOptions): Policy {
+  const params = spec.parse(raw);
+  return spec.create(params, { rng: policyRng(opts.seed, spec.name, params), model: opts.model });
 }

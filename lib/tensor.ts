@@ -1,6 +1,11 @@
 /**
- * The one place that chooses the TensorFlow.js backend. Everything that trains or runs a model imports `tf`
- * from here and awaits `initBackend()` first, so every run uses (and records) the same backend.
+ * The one place that chooses the TensorFlow.js backend and loads TensorFlow.js. Everything that trains or runs a
+ * model awaits `initBackend()` first, so every run uses (and records) the same backend.
+ *
+ * TensorFlow.js is loaded lazily, by the first `initBackend()` (a dynamic import), never when this module or
+ * `exitlab/policies` is imported: importing it costs about a third of a second. Code that trains takes the
+ * loaded module from `loadedTfjs()`. No TF.js type appears in this module's exports, so exitlab's published
+ * declarations type-check without TensorFlow.js's types.
  *
  * Preference order: the native `tensorflow` backend when `@tensorflow/tfjs-node` loads (it is an optional
  * dependency: its install downloads libtensorflow, which fails on machines that cannot reach that host), else
@@ -9,9 +14,17 @@
  * a forced backend that cannot load is an error, never a silent fallback, so a benchmark labelled "wasm" really
  * ran on wasm.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as TF from '@tensorflow/tfjs';
 
-export { tf };
+let tfModule: typeof TF | undefined;
+
+/**
+ * The TensorFlow.js module (the `tfjs` package) once `initBackend()` has loaded it, else undefined. Typed
+ * `unknown` on purpose (see the module comment): cast it to the type of that package's module namespace.
+ */
+export function loadedTfjs(): unknown {
+  return tfModule;
+}
 
 /** Backends exitlab knows how to load, in preference order. */
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -25,7 +38,7 @@ export interface BackendInfo {
   readonly name: BackendName;
   /** Whether it was forced with EXITLAB_BACKEND. */
   readonly forced: boolean;
-  /** Why preferred backends were skipped, e.g. "tensorflow: Cannot find module '@tensorflow/tfjs-node'". */
+  /** Why preferred backends were skipped, e.g. "tensorflow: Cannot find module …/tfjs-node". */
   readonly skipped: readonly string[];
   /** TensorFlow.js version. */
   readonly tfjsVersion: string;
@@ -34,6 +47,7 @@ export interface BackendInfo {
 let active: Promise<BackendInfo> | undefined;
 
 async function tryLoad(name: BackendName): Promise<void> {
+  const tf = (tfModule ??= await import('@tensorflow/tfjs'));
   if (name === 'tensorflow') {
     // The native binding registers the 'tensorflow' backend as a side effect of import.
     await import('@tensorflow/tfjs-node' as string);
@@ -62,13 +76,13 @@ export function initBackend(override: string | undefined = process.env.EXITLAB_B
       } catch (err) {
         throw new Error(`EXITLAB_BACKEND=${wanted}: the backend failed to load: ${(err as Error).message}`);
       }
-      return { name: wanted as BackendName, forced: true, skipped: [], tfjsVersion: tf.version.tfjs };
+      return { name: wanted as BackendName, forced: true, skipped: [], tfjsVersion: tfModule!.version.tfjs };
     }
     const skipped: string[] = [];
     for (const name of BACKENDS) {
       try {
         await tryLoad(name);
-        return { name, forced: false, skipped, tfjsVersion: tf.version.tfjs };
+        return { name, forced: false, skipped, tfjsVersion: tfModule!.version.tfjs };
       } catch (err) {
         skipped.push(`${name}: ${((err as Error).message ?? String(err)).split('\n')[0]}`);
       }

@@ -10,7 +10,7 @@
 import { InputError, describe } from '../lib/errors.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
-import { readReward, rewardSetup, REWARD_DEFAULTS, type RewardParams } from './bandit-common.ts';
+import { readReward, rewardSetup, ucb1Arm, REWARD_DEFAULTS, type RewardParams } from './bandit-common.ts';
 
 /** Parameters of `adaee-ucb`. */
 export interface AdaeeUcbParams extends RewardParams {
@@ -47,7 +47,7 @@ export const adaeeUcb: PolicySpec<AdaeeUcbParams> = {
   },
   create(p, { model }): Policy {
     const src = 'policy "adaee-ucb"';
-    const L = rewardSetup(src, model, p);
+    const reward = rewardSetup(src, model, p);
     const K = model.nExits;
     const A = p.thresholds.length;
     const t = new Float64Array(A * (K - 1)); // [arm][exit]
@@ -61,32 +61,17 @@ export const adaeeUcb: PolicySpec<AdaeeUcbParams> = {
     const mean = new Float64Array(A);
     let jobs = 0;
     let arm = 0;
-    const pick = (): number => {
-      jobs++;
-      const logT = Math.log(jobs);
-      let best = 0;
-      let bestV = -Infinity;
-      for (let a = 0; a < A; a++) {
-        if (n[a] === 0) return a;
-        const v = mean[a] + Math.sqrt((alpha2 * logT) / n[a]);
-        if (v > bestV) {
-          bestV = v;
-          best = a;
-        }
-      }
-      return best;
-    };
     return {
       name: `adaee-ucb(${score}, β=${beta}, ${A} arms, α=${p.exploration})`,
       decide(view) {
         const m = view.exit;
-        if (m === 0) arm = pick();
+        if (m === 0) arm = ucb1Arm(n, mean, ++jobs, alpha2);
         return view.score(score) >= t[arm * (K - 1) + m] ? 'exit' : 'continue';
       },
       observe(fb) {
         if (fb.committed) return;
         const m = fb.exit;
-        const r = fb.view.score(score, m) - beta * L[m];
+        const r = reward.value(fb.view.score(score, m), m);
         const k = ++n[arm];
         mean[arm] += (r - mean[arm]) / k;
       },

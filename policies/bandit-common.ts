@@ -1,20 +1,15 @@
 /**
- * What the online learners (DEE, ε-greedy, LEE-UCB, AdaEE-UCB, tuned threshold) share: the reward
- * r_m = c_m − β·L_m read from a view (the same definition as the harness in `lib/online.ts`), its parameters, and
- * the per-(exit, bin) table of the value of continuing that DEE and ε-greedy learn. Not a registered policy.
+ * What the online learners (DEE, ε-greedy, LEE-UCB, AdaEE-UCB, tuned threshold) share beyond the reward itself
+ * (which is `lib/reward.ts`, the harness's definition): reading the reward and context parameters, the UCB1 arm
+ * choice of LEE-UCB and AdaEE-UCB, and the per-(exit, bin) table of the value of continuing that DEE and
+ * ε-greedy learn. Not a registered policy.
  */
-import { InputError } from '../lib/errors.ts';
-import { contextBin, type BinScale } from '../lib/online.ts';
 import type { ExitView, ModelInfo } from '../lib/policy.ts';
 import type { ParamReader } from '../lib/registry.ts';
+import { DEFAULT_CONTEXT, DEFAULT_REWARD, contextBin, makeReward, type BinScale, type ContextSpec, type Reward, type RewardSpec } from '../lib/reward.ts';
 
-/** Reward parameters every online learner takes (must match the harness's `RewardSpec` to mean the same reward). */
-export interface RewardParams {
-  /** Core score c_m with values in [0, 1] (`maxprob`, `margin`, `entropy`). */
-  readonly score: string;
-  /** β ≥ 0: reward given up per unit of cumulative cost normalised by the last exit's cost. */
-  readonly beta: number;
-}
+/** Reward parameters every online learner takes: exactly the harness's `RewardSpec` (lib/reward.ts). */
+export type RewardParams = RewardSpec;
 
 /** Context parameters of DEE and ε-greedy (must match the harness's `ContextSpec` for the hindsight reference). */
 export interface ContextParams {
@@ -24,10 +19,15 @@ export interface ContextParams {
   readonly binScale: BinScale;
 }
 
-/** Defaults shared by every online learner. β = 0.1: an early exit is worth it when it loses < 0.1·ΔL confidence. */
-export const REWARD_DEFAULTS: RewardParams = { score: 'maxprob', beta: 0.1 };
-/** Default contexts: 10 bins on the √ scale. */
-export const CONTEXT_DEFAULTS: ContextParams = { bins: 10, binScale: 'sqrt' };
+/** Defaults shared by every online learner (`DEFAULT_REWARD` of lib/reward.ts). */
+export const REWARD_DEFAULTS: RewardParams = DEFAULT_REWARD;
+/** Default contexts (`DEFAULT_CONTEXT` of lib/reward.ts, under the parameter name `binScale`). */
+export const CONTEXT_DEFAULTS: ContextParams = { bins: DEFAULT_CONTEXT.bins, binScale: DEFAULT_CONTEXT.scale };
+
+/** The harness's `ContextSpec` of context parameters. */
+export function contextSpec(p: ContextParams): ContextSpec {
+  return { bins: p.bins, scale: p.binScale };
+}
 
 /** Read `score` and `beta`. */
 export function readReward(r: ParamReader, d: RewardParams = REWARD_DEFAULTS): RewardParams {
@@ -39,11 +39,30 @@ export function readContext(r: ParamReader, d: ContextParams = CONTEXT_DEFAULTS)
   return { bins: r.number('bins', d.bins, { min: 2, max: 1000, integer: true }), binScale: r.choice('binScale', ['linear', 'sqrt'] as const, d.binScale) };
 }
 
-/** Check the score exists for this model; returns L_m = costMs[m]/costMs[K−1] (length K). */
-export function rewardSetup(source: string, model: ModelInfo, p: RewardParams): Float64Array {
-  if (!model.scoreNames.includes(p.score)) throw new InputError(source, 'params.score', `one of ${model.scoreNames.join(', ')}`, JSON.stringify(p.score));
-  const K = model.nExits;
-  return Float64Array.from(model.costMs, (c) => c / model.costMs[K - 1]);
+/** Bind the reward parameters to the model (checks the score exists for it): r_m = c − β·L_m. */
+export function rewardSetup(source: string, model: ModelInfo, p: RewardParams): Reward {
+  return makeReward(source, 'params', p, model);
+}
+
+/**
+ * UCB1 (Auer et al. 2002, with a scaled bonus): the arm maximising mean_a + α·√(2 ln t / n_a), every arm played
+ * once first in index order; ties go to the lowest index.
+ * @param n pulls per arm; @param mean mean reward per arm; @param t pulls so far including this one (≥ 1);
+ * @param alpha2 2·α².
+ */
+export function ucb1Arm(n: Float64Array, mean: Float64Array, t: number, alpha2: number): number {
+  const logT = Math.log(t);
+  let best = 0;
+  let bestV = -Infinity;
+  for (let a = 0; a < n.length; a++) {
+    if (n[a] === 0) return a;
+    const v = mean[a] + Math.sqrt((alpha2 * logT) / n[a]);
+    if (v > bestV) {
+      bestV = v;
+      best = a;
+    }
+  }
+  return best;
 }
 
 /**
@@ -85,13 +104,14 @@ export class ContinueValues {
    * max(r_{m+1}, next(m+1)), where next is the caller's estimate of the value of continuing at m+1 (given the
    * index of that context, or −1 at the last exit). Backwards, so each target uses the value just updated.
    */
-  learn(view: ExitView, score: string, beta: number, L: Float64Array, exit: number, next: (i: number) => number): void {
+  learn(view: ExitView, reward: Reward, exit: number, next: (i: number) => number): void {
     const K = this.K;
     const g = this.forgetting;
+    const score = reward.score;
     // target for m = exit − 1 starts from exit's own observation.
     let cNext = view.score(score, exit);
     for (let m = exit - 1; m >= 0; m--) {
-      const rNext = cNext - beta * L[m + 1];
+      const rNext = reward.value(cNext, m + 1);
       let target = rNext;
       if (m + 1 < K - 1) {
         const v = next(this.index(m + 1, cNext));

@@ -11,6 +11,7 @@
 import { exitsByThresholds, geometricShares, thresholdsBySorting } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
 import type { Policy } from '../lib/policy.ts';
+import { checkScoreName } from '../lib/reward.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 
 /** Parameters of `budgeted-threshold`. The budget itself is the fit objective, not a parameter. */
@@ -34,9 +35,7 @@ export const budgetedThreshold: PolicySpec<BudgetedThresholdParams> = {
   },
   create(params, { model }): Policy {
     const src = 'policy "budgeted-threshold"';
-    if (!model.scoreNames.includes(params.score)) {
-      throw new InputError(src, 'params.score', `one of ${model.scoreNames.join(', ')}`, JSON.stringify(params.score));
-    }
+    checkScoreName(src, 'params.score', params.score, model.scoreNames);
     const score = params.score;
     let t: Float64Array | undefined;
     let label = `budgeted ${score}`;

@@ -46,9 +46,9 @@
  * Cost per decision: one score read and one bin (a sqrt); the bonus (a log and two square roots) only when the
  * mean alone does not decide; per input in `observe`, one score read and one update per exit run. Memory: 4·(K−1)·bins numbers.
  */
-import { InputError, describe } from '../lib/errors.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
+import { contextBin } from '../lib/reward.ts';
 import { ContinueValues, readContext, readReward, rewardSetup, CONTEXT_DEFAULTS, REWARD_DEFAULTS, type ContextParams, type RewardParams } from './bandit-common.ts';
 
 /** Parameters of `dee`. */
@@ -69,20 +69,17 @@ export const dee: PolicySpec<DeeParams> = {
   testParams: () => [{}, { beta: 0, bins: 4, binScale: 'linear', propagate: true }, { beta: 2, score: 'entropy', forgetting: 0.99, exploration: 2 }],
   budgeted: false,
   parse(raw) {
-    // ParamReader has no boolean reader: take `propagate` out first so done() still rejects misspelt keys.
-    const { propagate: rawPropagate, ...rest } = (raw ?? {}) as Record<string, unknown>;
-    const r = new ParamReader('policy "dee"', typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? rest : raw);
+    const r = new ParamReader('policy "dee"', raw);
     const reward = readReward(r, this.defaults);
     const ctx = readContext(r, this.defaults);
     const exploration = r.number('exploration', this.defaults.exploration, { min: 0, max: 1e6 });
     const forgetting = r.number('forgetting', this.defaults.forgetting, { min: 1e-6, max: 1 });
+    const propagate = r.boolean('propagate', this.defaults.propagate);
     r.done();
-    const propagate = rawPropagate ?? this.defaults.propagate;
-    if (typeof propagate !== 'boolean') throw new InputError('policy "dee"', 'params.propagate', 'true or false', describe(propagate));
     return { ...reward, ...ctx, exploration, forgetting, propagate };
   },
   create(p, { model }): Policy {
-    const L = rewardSetup('policy "dee"', model, p);
+    const reward = rewardSetup('policy "dee"', model, p);
     const K = model.nExits;
     const table = new ContinueValues(K, p, p.forgetting);
     const { mean, n, visits, bins } = table;
@@ -91,13 +88,9 @@ export const dee: PolicySpec<DeeParams> = {
     const sqrtScale = p.binScale === 'sqrt';
     const { score, beta, forgetting, propagate } = p;
     const alpha = p.exploration;
-    // Per-exit reward offsets β·L_m, and the context index of c at exit m (contextBin inlined: hot path).
-    const offset = Float64Array.from(L, (l) => beta * l);
-    const cellOf = (m: number, c: number): number => {
-      const v = c >= 1 ? 1 : c > 0 ? c : 0;
-      const b = Math.floor((sqrtScale ? 1 - Math.sqrt(1 - v) : v) * bins);
-      return m * bins + (b >= bins ? bins - 1 : b);
-    };
+    // Per-exit reward offsets β·L_m (r_m = c − offset[m], lib/reward.ts), and the context index of c at exit m.
+    const offset = reward.offset;
+    const cellOf = (m: number, c: number): number => m * bins + contextBin(c, bins, sqrtScale);
     // UCB1-Tuned bonus: α·√((ln τ / n)·min(1/4 + β²/4, σ̂² + √(2 ln τ / n))). The variance cap is that of a
     // reward in an interval of width 1 + β (c ∈ [0, 1], β·L ∈ [0, β]).
     const varCap = (1 + beta) * (1 + beta) * 0.25;

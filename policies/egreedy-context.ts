@@ -24,6 +24,7 @@ export const egreedyContext: PolicySpec<EgreedyContextParams> = {
   defaults: { ...REWARD_DEFAULTS, ...CONTEXT_DEFAULTS, epsilon: 0.05, forgetting: 1 },
   testParams: () => [{}, { beta: 0, epsilon: 0 }, { beta: 2, epsilon: 1, bins: 3, binScale: 'linear' }],
   budgeted: false,
+  stochastic: true,
   parse(raw) {
     const r = new ParamReader('policy "egreedy-context"', raw);
     const reward = readReward(r, this.defaults);
@@ -34,7 +35,7 @@ export const egreedyContext: PolicySpec<EgreedyContextParams> = {
     return { ...reward, ...ctx, epsilon, forgetting };
   },
   create(p, { model, rng }): Policy {
-    const L = rewardSetup('policy "egreedy-context"', model, p);
+    const reward = rewardSetup('policy "egreedy-context"', model, p);
     const table = new ContinueValues(model.nExits, p, p.forgetting);
     const { mean, n } = table;
     const { score, beta, epsilon } = p;
@@ -48,11 +49,11 @@ export const egreedyContext: PolicySpec<EgreedyContextParams> = {
         if (epsilon > 0 && r.float() < epsilon) return r.float() < 0.5 ? 'exit' : 'continue';
         const i = table.index(m, c);
         if (n[i] === 0) return 'continue';
-        return mean[i] > c - beta * L[m] ? 'continue' : 'exit';
+        return mean[i] > reward.value(c, m) ? 'continue' : 'exit';
       },
       observe(fb) {
         if (fb.committed || fb.exit === 0) return;
-        table.learn(fb.view, score, beta, L, fb.exit, plainMean);
+        table.learn(fb.view, reward, fb.exit, plainMean);
       },
     };
   },

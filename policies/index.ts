@@ -7,7 +7,7 @@ import type { AnyPolicySpec } from '../lib/registry.ts';
 import { adaeeUcb } from './adaee-ucb.ts';
 import { budgetedThreshold } from './budgeted-threshold.ts';
 import { dee } from './dee.ts';
-import { eenet } from './eenet.ts';
+import { eenet } from './eenet/index.ts';
 import { egreedyContext } from './egreedy-context.ts';
 import { fixedExit } from './fixed-exit.ts';
 import { leeUcb } from './lee-ucb.ts';

@@ -8,7 +8,7 @@
  */
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
-import { readReward, rewardSetup, REWARD_DEFAULTS, type RewardParams } from './bandit-common.ts';
+import { readReward, rewardSetup, ucb1Arm, REWARD_DEFAULTS, type RewardParams } from './bandit-common.ts';
 
 /** Parameters of `lee-ucb`. */
 export interface LeeUcbParams extends RewardParams {
@@ -31,7 +31,7 @@ export const leeUcb: PolicySpec<LeeUcbParams> = {
     return { ...reward, exploration };
   },
   create(p, { model }): Policy {
-    const L = rewardSetup('policy "lee-ucb"', model, p);
+    const reward = rewardSetup('policy "lee-ucb"', model, p);
     const K = model.nExits;
     const { score, beta } = p;
     const alpha2 = 2 * p.exploration * p.exploration;
@@ -40,24 +40,10 @@ export const leeUcb: PolicySpec<LeeUcbParams> = {
     let t = 0;
     return {
       name: `lee-ucb(${score}, β=${beta}, α=${p.exploration})`,
-      commit() {
-        t++;
-        let best = 0;
-        let bestV = -Infinity;
-        const logT = Math.log(t);
-        for (let m = 0; m < K; m++) {
-          if (n[m] === 0) return m;
-          const v = mean[m] + Math.sqrt((alpha2 * logT) / n[m]);
-          if (v > bestV) {
-            bestV = v;
-            best = m;
-          }
-        }
-        return best;
-      },
+      commit: () => ucb1Arm(n, mean, ++t, alpha2),
       observe(fb) {
         const m = fb.exit;
-        const r = fb.view.score(score, m) - beta * L[m];
+        const r = reward.value(fb.view.score(score, m), m);
         const k = ++n[m];
         mean[m] += (r - mean[m]) / k;
       },

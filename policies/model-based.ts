@@ -15,17 +15,23 @@
  * The LP solver is HiGHS (npm `highs`, the WASM build of the HiGHS solver): a maintained, industrial-grade
  * simplex/IPM code that returns exact optimality status, rather than a hand-written simplex.
  */
-import highsModule from 'highs';
-import { mg1kLoss } from '../lib/mg1k.ts';
+import { mg1kLoss } from './mg1k.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 import { mostAccurateExit, oneHot, profileExits, requireProfile, sampleExit, type ExitProfile } from './scheduler-common.ts';
 
-// `highs` is CommonJS whose typings declare an ES default export: under NodeNext the default import is the
-// whole module.exports (the loader function at run time), so take `.default` when present, else the module.
 type HighsLoader = (typeof import('highs'))['default'];
-const highsLoader: HighsLoader = (highsModule as unknown as { default?: HighsLoader }).default ?? (highsModule as unknown as HighsLoader);
-const highs = await highsLoader();
+/** The HiGHS solver, once `modelBased.load()` ran: its 3.5 MB wasm is compiled only when this policy is used. */
+let highs: Awaited<ReturnType<HighsLoader>> | undefined;
+
+async function loadHighs(): Promise<void> {
+  if (highs) return;
+  // `highs` is CommonJS whose typings declare an ES default export: under NodeNext the default import is the
+  // whole module.exports (the loader function at run time), so take `.default` when present, else the module.
+  const mod = (await import('highs')).default as unknown as HighsLoader | { default: HighsLoader };
+  const loader = typeof mod === 'function' ? mod : mod.default;
+  highs ??= await loader();
+}
 
 /** Parameters of `model-based`. */
 export interface ModelBasedParams {
@@ -101,6 +107,7 @@ function solveLp(t: readonly number[], a: readonly number[], p: number, c2: numb
     ...Array.from({ length: K }, (_, i) => ` 0 <= x${i} <= 1`),
     'End',
   ].join('\n');
+  if (!highs) throw new Error('model-based: the HiGHS LP solver is not loaded; await loadPolicy(modelBased) (lib/registry.ts) before the first job');
   const r = highs.solve(lp, { output_flag: false });
   if (r.Status !== 'Optimal') return undefined;
   const pi = new Float64Array(K);
@@ -122,6 +129,7 @@ export const modelBased: PolicySpec<ModelBasedParams> = {
   defaults: { lossTarget: 0.01, gridPoints: 100, rateBucket: 0.05 },
   testParams: () => [{}, { lossTarget: 0.1, gridPoints: 20 }],
   budgeted: false,
+  stochastic: true,
   parse(raw) {
     const r = new ParamReader('policy "model-based"', raw);
     const lossTarget = r.number('lossTarget', this.defaults.lossTarget, { min: 0, max: 1 });
@@ -130,6 +138,7 @@ export const modelBased: PolicySpec<ModelBasedParams> = {
     r.done();
     return { lossTarget, gridPoints, rateBucket };
   },
+  load: loadHighs,
   create(params, { rng }): Policy {
     let profile: ExitProfile | undefined;
     let profileKey = '';

@@ -25,10 +25,11 @@ export const randomExit: PolicySpec<RandomExitParams> = {
   defaults: { shares: undefined, geometricBudgetFraction: undefined },
   testParams: (model) => [{}, { shares: Array.from({ length: model.nExits }, (_, k) => k + 1) }, { geometricBudgetFraction: 0.5 }],
   budgeted: false,
+  stochastic: true,
   parse(raw) {
     const r = new ParamReader('policy "random-exit"', raw);
     const shares = r.optionalWeights('shares');
-    const geometricBudgetFraction = raw.geometricBudgetFraction === undefined ? undefined : r.number('geometricBudgetFraction', undefined, { min: 0, max: 1 });
+    const geometricBudgetFraction = r.optionalNumber('geometricBudgetFraction', { min: 0, max: 1 });
     r.done();
     if (shares && geometricBudgetFraction !== undefined) {
       throw new InputError('policy "random-exit"', 'params.geometricBudgetFraction', 'either shares or geometricBudgetFraction, not both');

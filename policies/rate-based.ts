@@ -7,7 +7,7 @@
  * from π_i = n_i / k. If nothing fits, the first exit. With no rate estimate yet (first job), T = ∞.
  * t_i and a_i are profiled on the validation trace by `fit`.
  */
-import { ExitKnapsack } from '../lib/knapsack.ts';
+import { ExitKnapsack } from './knapsack.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 import { mostAccurateExit, oneHot, profileExits, requireProfile, type ExitProfile } from './scheduler-common.ts';
@@ -22,6 +22,7 @@ export const rateBased: PolicySpec<RateBasedParams> = {
   defaults: {},
   testParams: () => [{}],
   budgeted: false,
+  stochastic: true,
   parse(raw) {
     new ParamReader('policy "rate-based"', raw).done();
     return {};

@@ -6,6 +6,7 @@
  */
 import { InputError } from '../lib/errors.ts';
 import type { Policy } from '../lib/policy.ts';
+import { checkScoreName } from '../lib/reward.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 
 /** Parameters of `threshold`. */
@@ -37,9 +38,7 @@ export const threshold: PolicySpec<ThresholdParams> = {
   },
   create(params, { model }): Policy {
     const K = model.nExits;
-    if (!model.scoreNames.includes(params.score)) {
-      throw new InputError('policy "threshold"', 'params.score', `one of ${model.scoreNames.join(', ')}`, JSON.stringify(params.score));
-    }
+    checkScoreName('policy "threshold"', 'params.score', params.score, model.scoreNames);
     const t = typeof params.thresholds === 'number' ? new Array<number>(K - 1).fill(params.thresholds) : [...params.thresholds];
     if (t.length !== K - 1) {
       throw new InputError('policy "threshold"', 'params.thresholds', `one number, or ${K - 1} (one per exit but the last)`, `${t.length} numbers`);

@@ -31,7 +31,7 @@ export const tunedThreshold: PolicySpec<TunedThresholdParams> = {
     return { ...reward, gridSize };
   },
   create(p, { model }): Policy {
-    const L = rewardSetup('policy "tuned-threshold"', model, p);
+    const reward = rewardSetup('policy "tuned-threshold"', model, p);
     const K = model.nExits;
     const { score, beta } = p;
     let t = Infinity;
@@ -52,7 +52,7 @@ export const tunedThreshold: PolicySpec<TunedThresholdParams> = {
           for (let n = 0; n < N; n++) {
             let m = 0;
             while (m < K - 1 && c[n * K + m] < cand) m++;
-            s += c[n * K + m] - beta * L[m];
+            s += reward.value(c[n * K + m], m);
           }
           if (s > best) {
             best = s;

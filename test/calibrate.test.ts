@@ -10,7 +10,7 @@ import { threshold } from '../policies/threshold.ts';
 import { budgetedThreshold } from '../policies/budgeted-threshold.ts';
 import { modelInfo } from '../lib/policy.ts';
 import { Rng } from '../lib/random.ts';
-import { arbTrace } from './helpers.ts';
+import { traceArbitrary } from '../lib/testing.ts';
 
 const s = suite('calibrate');
 
@@ -80,7 +80,7 @@ s('thresholdsBySorting rejects bad shares', () => {
 
 s('property: raising a shared max-prob threshold never moves any sample earlier (so never lowers the mean exit)', () => {
   fc.assert(
-    fc.property(arbTrace(), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (trace, x, y) => {
+    fc.property(traceArbitrary(), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (trace, x, y) => {
       const scored = scoreTrace(trace);
       const [lo, hi] = x <= y ? [x, y] : [y, x];
       const run = (t: number) => runPolicy(threshold.create(threshold.parse({ score: 'maxprob', thresholds: t }), { rng: new Rng(0), model: modelInfo(scored) }), scored);

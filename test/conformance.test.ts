@@ -1,106 +1,84 @@
 /**
- * The conformance suite: every registered policy, with each of its declared test parameters, on several
- * traces, must make decisions only at valid exits, never be asked at the last exit, give identical decisions
- * for the same seed, stay within the oracle's accuracy, and — when budgeted — meet its budget on the data it was
- * fitted on. A new policy in the registry is tested here without writing a test.
+ * The conformance suite: a loop over the registry calling `checkPolicy` (lib/testing.ts), the single list of
+ * checks picked from each policy's capabilities (`policyChecks`): spec checks (defaults parse, unknown key
+ * rejected), different seeds differ (stochastic policies), offline run, last exit always exits, oracle bound, no
+ * peeking, determinism, budget kept (budgeted), queue run, online run (learners with `observe`). A new policy in
+ * the registry is tested here without writing a test. Then: checkPolicy really fails a policy breaking each of
+ * the checks this file relies on.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { budgetGrid, oracleExits, runPolicy, summarizeExits } from '../lib/offline.ts';
-import { modelInfo, type ExitDecision, type Policy } from '../lib/policy.ts';
-import { Rng } from '../lib/random.ts';
-import type { AnyPolicySpec, RawParams } from '../lib/registry.ts';
-import { scoreTrace, type ScoredTrace } from '../lib/scores.ts';
-import { syntheticTrace } from '../lib/synthetic.ts';
-import { REGISTRY } from '../policies/index.ts';
+import { oracleExits } from '../lib/offline.ts';
+import type { Policy, PolicyContext } from '../lib/policy.ts';
+import { loadPolicy, type AnyPolicySpec } from '../lib/registry.ts';
+import { scoreTrace } from '../lib/scores.ts';
+import { REGISTRY, getPolicySpec } from '../policies/index.ts';
 import { tinyTrace } from './helpers.ts';
-import { checkPolicy } from '../lib/testing.ts';
-import { initBackend } from '../lib/tensor.ts';
+import { checkPolicy, policyChecks, PolicyCheckError, type PolicyUnderTest } from '../lib/testing.ts';
 
 const s = suite('conformance');
-// EENet trains with TensorFlow.js: this file must pass on its own, not only after another suite initialised it.
-await initBackend();
+// Heavy dependencies (EENet's TensorFlow.js, model-based's HiGHS) load on first use: load them once here.
+for (const spec of REGISTRY) await loadPolicy(spec);
 
-/** Budget tolerance: mean cost is a sum of N float64 terms; allow float summation error only. */
-const BUDGET_TOL = 1e-9;
-
-const traces: ScoredTrace[] = [
-  scoreTrace(syntheticTrace({ nSamples: 600, nExits: 4, nClasses: 10, seed: 11 })),
-  scoreTrace(syntheticTrace({ nSamples: 300, nExits: 2, nClasses: 3, seed: 12 })),
-  scoreTrace(syntheticTrace({ nSamples: 200, nExits: 7, nClasses: 5, seed: 13, costMs: [1, 1, 2, 2, 5, 8, 8] })),
-  scoreTrace(tinyTrace()),
-];
-
-interface Checked {
-  exits: Int32Array;
-  decisions: ExitDecision[];
-}
-
-/** Create, fit (with a budget if budgeted) and run one policy, checking the per-decision invariants on the way. */
-function runChecked(spec: AnyPolicySpec, raw: RawParams, scored: ScoredTrace, seed: number, budgetMs?: number): Checked {
-  const K = scored.trace.nExits;
-  const policy = spec.create(spec.parse(raw), { rng: new Rng(seed), model: modelInfo(scored) });
-  policy.fit?.(scored, budgetMs === undefined ? {} : { budgetMs });
-  const decisions: ExitDecision[] = [];
-  const wrapped: Policy = {
-    name: policy.name,
-    commit: policy.commit?.bind(policy),
-    decide: policy.decide
-      ? (view) => {
-          assert.ok(view.exit >= 0 && view.exit < K - 1, `${policy.name}: asked at exit ${view.exit} of ${K}`);
-          const d = policy.decide!(view);
-          decisions.push(d);
-          return d;
-        }
-      : undefined,
-    observe: policy.observe?.bind(policy),
-  };
-  const exits = runPolicy(wrapped, scored);
-  for (const e of exits) assert.ok(Number.isInteger(e) && e >= 0 && e < K, `${policy.name}: exit ${e}`);
-  return { exits, decisions };
-}
-
-function budgetsFor(scored: ScoredTrace): number[] {
-  return budgetGrid(scored.trace.costMs, 6);
-}
+/** Cases per policy: EENet trains (a tiny config) in every case, so it gets fewer. */
+const RUNS: Readonly<Record<string, number>> = { eenet: 12 };
 
 for (const spec of REGISTRY) {
-  s(`${spec.name}: valid decisions, same seed same decisions, within the oracle, budget kept`, () => {
-    for (const scored of traces) {
-      const oracleAcc = summarizeExits(oracleExits(scored), scored).accuracy;
-      for (const raw of spec.testParams(modelInfo(scored))) {
-        const budgets = spec.budgeted ? budgetsFor(scored) : [undefined];
-        for (const budgetMs of budgets) {
-          const a = runChecked(spec, raw, scored, 5, budgetMs);
-          const b = runChecked(spec, raw, scored, 5, budgetMs);
-          const label = `${spec.name} ${JSON.stringify(raw)} B=${budgetMs} on ${scored.trace}`;
-          assert.equal(Array.from(a.exits), Array.from(b.exits), `${label}: not deterministic`);
-          assert.equal(a.decisions, b.decisions, `${label}: decisions not deterministic`);
-          const sum = summarizeExits(a.exits, scored);
-          assert.ok(sum.accuracy <= oracleAcc + 1e-12, `${label}: accuracy ${sum.accuracy} above the oracle's ${oracleAcc}`);
-          if (budgetMs !== undefined) {
-            assert.ok(sum.meanCostMs <= budgetMs * (1 + BUDGET_TOL), `${label}: mean cost ${sum.meanCostMs} over budget`);
-          }
-        }
-      }
-    }
-  });
-
-  s(`${spec.name}: checkPolicy (exitlab/testing) passes on generated realistic and adversarial traces`, () => {
-    assert.ok(checkPolicy(spec, { numRuns: 40 }) === 40);
+  s(`${spec.name}: checkPolicy — ${policyChecks(spec).join(', ')}`, () => {
+    const n = RUNS[spec.name] ?? 40;
+    assert.is(checkPolicy(spec, { numRuns: n }), n);
   });
 }
+
+s('the checks follow the capabilities: budget only for budgeted, seeds only for stochastic, spec checks only for specs', () => {
+  assert.ok(policyChecks(getPolicySpec('budgeted-threshold')).includes('budget kept'));
+  assert.not.ok(policyChecks(getPolicySpec('threshold')).includes('budget kept'));
+  assert.ok(policyChecks(getPolicySpec('random-exit')).includes('different seeds differ'));
+  assert.not.ok(policyChecks(getPolicySpec('fixed-exit')).includes('different seeds differ'));
+  assert.not.ok(policyChecks({ name: 'f', create: () => ({ name: 'f', decide: () => 'exit' }) }).includes('defaults parse'));
+});
+
+/** checkPolicy on `subject` must fail with `check` and a message matching `re`. */
+function mustFail(subject: PolicyUnderTest, check: string, re: RegExp): void {
+  try {
+    checkPolicy(subject, { numRuns: 60 });
+  } catch (err) {
+    assert.instance(err, PolicyCheckError);
+    assert.is((err as PolicyCheckError).counterexample.check, check, (err as Error).message);
+    assert.match((err as Error).message, re);
+    return;
+  }
+  assert.unreachable(`${subject.name}: checkPolicy passed`);
+}
+
+const base = getPolicySpec('threshold');
+s('checkPolicy fails a spec whose parse ignores unknown keys, and a stochastic one whose seed is unused', () => {
+  const sloppy: AnyPolicySpec = { ...base, name: 'sloppy', parse: (raw) => base.parse({ score: raw.score ?? 'maxprob', thresholds: raw.thresholds ?? 0.9 }) };
+  mustFail(sloppy, 'unknown key rejected', /unknown key rejected: parse\(\) with the unknown key "notAParameterOfThisPolicy" succeeded/);
+  const fake: AnyPolicySpec = { ...base, name: 'fake-random', stochastic: true };
+  mustFail(fake, 'different seeds differ', /declared stochastic, but seeds 1–5 give the same decisions/);
+  // Declared defaults the parser does not use (it fills its own): parse({}) and parse(defaults) disagree.
+  const badDefaults: AnyPolicySpec = { ...base, name: 'bad-defaults', defaults: { ...base.defaults, thresholds: 0.5 }, parse: (raw) => base.parse.call(base, raw) };
+  mustFail(badDefaults, 'defaults parse', /parse\(spec\.defaults\) gives/);
+});
+
+s('checkPolicy fails a learner whose online run breaks the contract', () => {
+  // Breaks only after more jobs than the offline run (N) and the queue run (≤ 2N + 4) have: online (3N + 2).
+  const learner = (_ctx: PolicyContext): Policy => {
+    let seen = 0;
+    let N = Infinity;
+    return {
+      name: 'greedy-online',
+      fit: (v) => ((N = v.trace.nSamples), (seen = 0), {}),
+      decide: () => (seen > 2 * N + 4 ? ('stop' as never) : 'exit'),
+      observe: () => void seen++,
+    };
+  };
+  mustFail({ name: 'greedy-online', create: learner }, 'online run', /invalid decision: greedy-online: decide\(\) returned "stop"/);
+});
 
 s('the oracle takes the cheapest correct exit, else the last', () => {
   assert.equal(Array.from(oracleExits(scoreTrace(tinyTrace()))), [1, 0, 2]);
-});
-
-s('different seeds change a randomised policy (the seed is really used)', () => {
-  const spec = REGISTRY.find((x) => x.name === 'random-exit')!;
-  const scored = traces[0];
-  const a = runChecked(spec, {}, scored, 1).exits;
-  const b = runChecked(spec, {}, scored, 2).exits;
-  assert.not.equal(Array.from(a), Array.from(b));
 });
 
 s.run();

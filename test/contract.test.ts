@@ -8,6 +8,9 @@ import { REGISTRY, getPolicySpec } from '../policies/index.ts';
 import { modelInfo } from '../lib/policy.ts';
 import { Rng } from '../lib/random.ts';
 import { tinyTrace } from './helpers.ts';
+import { runOnline, stationaryStream } from '../lib/online.ts';
+import { simulate } from '../lib/queue.ts';
+import type { SystemState } from '../lib/policy.ts';
 
 const s = suite('contract');
 const scored = scoreTrace(tinyTrace());
@@ -136,6 +139,33 @@ s('registry: unique names; unknown names and parameters are errors that list the
   assert.throws(() => runPolicy(unfitted, scored), (e: unknown) => e instanceof InputError && /fit\(validation, \{budgetMs\}\) before/.test((e as Error).message));
   assert.throws(() => unfitted.fit!(scored, {}), (e: unknown) => e instanceof InputError && /budgetMs/.test((e as Error).message));
   assert.throws(() => unfitted.fit!(scored, { budgetMs: 0.5 }), (e: unknown) => e instanceof InputError && /budget ≥ the first exit's cost 1 ms/.test((e as Error).message));
+});
+
+s('one job driver: every harness raises the same ContractError, and hands commit a fresh SystemState', () => {
+  const bad: Policy = { name: 'bad', commit: () => 7 };
+  const cfg = { bufferCapacity: 1, arrivals: { kind: 'poisson' as const, ratePerMs: 0.5 }, maxArrivals: 10, seed: 1 };
+  const messages = [
+    () => runPolicy(bad, scored),
+    () => simulate(bad, scored, cfg),
+    () => runOnline(bad, stationaryStream(scored, 5, 1), { reward: { score: 'maxprob', beta: 0.1 }, checkpoints: 1 }),
+  ].map((run) => {
+    try {
+      run();
+    } catch (err) {
+      assert.instance(err, ContractError);
+      return (err as Error).message;
+    }
+    return 'no error';
+  });
+  assert.equal(messages, Array(3).fill('bad: commit() returned 7; expected an exit index in [0, 2] or undefined'));
+  // A policy that keeps the state it was shown must not see it change afterwards (online used to reuse one object).
+  for (const run of [(p: Policy) => runPolicy(p, scored), (p: Policy) => runOnline(p, stationaryStream(scored, 6, 1), { reward: { score: 'maxprob', beta: 0.1 }, checkpoints: 2 })]) {
+    const kept: SystemState[] = [];
+    const times: number[] = [];
+    run({ name: 'keeper', commit: (st) => (kept.push(st), times.push(st.timeMs), 0) });
+    assert.equal(kept.map((st) => st.timeMs), times);
+    assert.ok(times[times.length - 1] > 0, 'the clock advances');
+  }
 });
 
 s.run();

@@ -1,5 +1,5 @@
 /**
- * EENet (lib/eenet.ts, policies/eenet.ts): the loss's TF.js gradients against finite differences (and the
+ * EENet (policies/eenet/): the loss's TF.js gradients against finite differences (and the
  * reference's detaches: no BCE gradient into the heads, no KL/cost gradient into g), reduction to MSDNet's
  * thresholds with scores frozen at max-prob, budget met on the fitting data at every budget, bit-identical
  * thresholds for the same seed on the cpu backend, tensor memory flat across a multi-trial fit, save/load round
@@ -25,7 +25,7 @@ import {
   disposeVariables,
   type EENetConfig,
   type EENetVariables,
-} from '../lib/eenet.ts';
+} from '../policies/eenet/index.ts';
 import { InputError } from '../lib/errors.ts';
 import { loadTrace } from '../lib/io.ts';
 import { budgetGrid, runPolicy, summarizeExits } from '../lib/offline.ts';
@@ -33,8 +33,9 @@ import { modelInfo } from '../lib/policy.ts';
 import { Rng } from '../lib/random.ts';
 import { scoreTrace, type ScoredTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
-import { initBackend, tf } from '../lib/tensor.ts';
-import { createEENetPolicy, eenet, eenetPolicyFromJSON } from '../policies/eenet.ts';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/tensor.ts';
+import { createEENetPolicy, eenet, eenetPolicyFromJSON } from '../policies/eenet/index.ts';
 import { getPolicySpec } from '../policies/index.ts';
 
 // Fitting needs a backend; initialising it at import time also serves the conformance suite, which runs later in
@@ -68,7 +69,7 @@ s('gradient check: TF.js gradients of each phase loss match central finite diffe
   // Move g off its max-prob start (but keep q inside (0, 1), where clamp has a gradient) and the heads off zero.
   const g = w0.g.map((w) => w.map((x, r) => x * 0.7 + 0.05 * Math.sin(r + 1)));
   const weights = { ...w0, g };
-  const v: EENetVariables = toVariables(weights);
+  const v: EENetVariables<tf.Variable, tf.Tensor2D> = toVariables<tf.Variable, tf.Tensor2D>(weights);
   const data = makeData(tiny);
   const idx = Int32Array.from({ length: 7 }, (_, i) => i);
   const D = v.layout.featOffset[3];
@@ -81,9 +82,9 @@ s('gradient check: TF.js gradients of each phase loss match central finite diffe
     const q = tf.tidy(() => tf.matMul(feats, tf.mul(v.g, v.maskG)).dataSync());
     assert.ok(q.every((x) => x > 0.02 && x < 0.98), `q must stay inside (0, 1) for the check: ${Array.from(q)}`);
     for (const phase of ['q', 'h'] as const) {
-      const loss = (): number => tf.tidy(() => phaseLoss(lossTerms(v, feats, correct, cost, budget, 1), v, phase, cfg).dataSync()[0]);
+      const loss = (): number => tf.tidy(() => phaseLoss(lossTerms<tf.Scalar>(v, feats, correct, cost, budget, 1), v, phase, cfg).dataSync()[0]);
       const vars = phaseVariables(v, phase);
-      const { grads } = tf.variableGrads(() => phaseLoss(lossTerms(v, feats, correct, cost, budget, 1), v, phase, cfg), vars);
+      const { grads } = tf.variableGrads(() => phaseLoss(lossTerms<tf.Scalar>(v, feats, correct, cost, budget, 1), v, phase, cfg), vars);
       let checked = 0;
       for (const variable of vars) {
         const grad = grads[variable.name].dataSync().slice();
@@ -105,14 +106,14 @@ s('gradient check: TF.js gradients of each phase loss match central finite diffe
       assert.ok(checked > 10);
     }
     // Detaches: BCE sends nothing to the heads, KL and cost send nothing to g.
-    const bceHeads = tf.variableGrads(() => lossTerms(v, feats, correct, cost, budget, 1).bce, phaseVariables(v, 'h'));
+    const bceHeads = tf.variableGrads(() => lossTerms<tf.Scalar>(v, feats, correct, cost, budget, 1).bce, phaseVariables(v, 'h'));
     for (const gr of Object.values(bceHeads.grads)) {
       assert.ok(gr.dataSync().every((x) => x === 0), 'BCE gradient leaked into a head');
       gr.dispose();
     }
     bceHeads.value.dispose();
     const hToG = tf.variableGrads(() => {
-      const t = lossTerms(v, feats, correct, cost, budget, 1);
+      const t = lossTerms<tf.Scalar>(v, feats, correct, cost, budget, 1);
       return tf.add(t.kl, t.costLoss) as tf.Scalar;
     }, [v.g]);
     assert.ok(hToG.grads[v.g.name].dataSync().every((x) => x === 0), 'KL/cost gradient leaked into g');

@@ -99,22 +99,25 @@ s('config validation: each bad field is named', () => {
     [{ ...decl, id: 'Bad Id' }, /experiment: id: expected a lower-case identifier/],
     [{ ...decl, traces: [] }, /traces: expected a non-empty array of manifest paths/],
     [{ ...decl, seeds: [1, 1] }, /seeds: expected distinct seeds/],
-    [{ ...decl, seeds: [1.5] }, /seeds: expected a non-empty array of integer seeds/],
+    [{ ...decl, seeds: [1, 1.5] }, /seeds\[1\]: expected integer seeds, got 1\.5/],
     [{ ...decl, parts: [{ ...part0, policies: [{ label: 'x', policy: 'thresholds' }] }] }, /parts\[0\]\.policies\[0\]\.policy: expected one of fixed-exit/],
     [{ ...decl, parts: [{ ...part0, policies: [{ label: 'x', policy: 'threshold', params: { thresholds: 'high' } }] }] }, /parts\[0\]\.policies\[0\]\.params: expected parameters valid for "threshold"/],
     [{ ...decl, parts: [{ ...part0, policies: [part0.policies[0], part0.policies[0]] }] }, /parts\[0\]\.policies\[1\]\.label: expected a label unique within the part/],
     [{ ...decl, parts: [{ ...part0, axes: {} }] }, /parts\[0\]\.axes\.budgetFraction: expected budgets for the budgeted policies/],
-    [{ ...decl, parts: [{ ...part0, axes: { budgetFraction: [1.5] } }] }, /parts\[0\]\.axes\.budgetFraction: expected a non-empty array of fractions/],
-    [{ ...decl, parts: [{ ...part0, axes: { budget: [0.5] } }] }, /parts\[0\]\.axes\.budget: expected only budgetFraction/],
-    [{ ...decl, parts: [{ ...part1, axes: { ...part1.axes, arrivals: ['gamma'] } }] }, /parts\[0\]\.axes\.arrivals: expected a non-empty array of "poisson" or "bursty"/],
+    [{ ...decl, parts: [{ ...part0, axes: { budgetFraction: [0.2, 1.5] } }] }, /parts\[0\]\.axes\.budgetFraction\[1\]: expected fractions in \[0, 1\], got 1\.5/],
+    [{ ...decl, parts: [{ ...part0, axes: { budgetFraction: [] } }] }, /parts\[0\]\.axes\.budgetFraction: expected a non-empty array of fractions/],
+    [{ ...decl, parts: [{ ...part1, axes: { ...part1.axes, lambdaOverMu: [0.5, 1, -2] } }] }, /parts\[0\]\.axes\.lambdaOverMu\[2\]: expected positive multiples of μ, got -2/],
+    [{ ...decl, parts: [part0, { ...part1, axes: { ...part1.axes, bufferSize: [5, 5] } }] }, /parts\[1\]\.axes\.bufferSize\[1\]: expected a value not already on the axis/],
+    [{ ...decl, parts: [{ ...part0, axes: { budget: [0.5] } }] }, /parts\[0\]\.axes\.budget: expected one of budgetFraction, got an unknown key/],
+    [{ ...decl, parts: [{ ...part1, axes: { ...part1.axes, arrivals: ['gamma'] } }] }, /parts\[0\]\.axes\.arrivals\[0\]: expected "poisson" or "bursty", got "gamma"/],
     [{ ...decl, parts: [{ ...part1, workload: { kind: 'queue', jobs: 0 } }] }, /parts\[0\]\.workload\.jobs: expected an integer ≥ 1/],
-    [{ ...decl, parts: [{ ...part1, baselines: undefined, policies: [{ label: 'b', policy: 'budgeted-threshold' }] }] }, /parts\[0\]\.policies: expected a budgetFraction on every budgeted policy of a queue part/],
+    [{ ...decl, parts: [{ ...part1, baselines: undefined, policies: [{ label: 'b', policy: 'budgeted-threshold' }] }] }, /parts\[0\]\.policies\[0\]\.budgetFraction: expected a budget fraction \(budgeted policy in a queue part/],
     [{ ...decl, parts: [{ ...part1, workload: { kind: 'batch' } }] }, /parts\[0\]\.workload\.kind: expected "offline", "queue" or "online"/],
-    [{ ...decl, parts: [{ ...decl.parts[2], axes: { beta: [-1], stream: ['stationary'] } }] }, /parts\[0\]\.axes\.beta: expected a non-empty array of β values ≥ 0/],
-    [{ ...decl, parts: [{ ...decl.parts[2], axes: { beta: [0], stream: ['drift'] } }] }, /parts\[0\]\.axes\.stream: expected a non-empty array of "stationary", "switch-split" or "switch-mix"/],
+    [{ ...decl, parts: [{ ...decl.parts[2], axes: { beta: [-1], stream: ['stationary'] } }] }, /parts\[0\]\.axes\.beta\[0\]: expected β values ≥ 0, got -1/],
+    [{ ...decl, parts: [{ ...decl.parts[2], axes: { beta: [0], stream: ['drift'] } }] }, /parts\[0\]\.axes\.stream\[0\]: expected "stationary", "switch-split" or "switch-mix", got "drift"/],
     [{ ...decl, parts: [{ ...decl.parts[2], workload: { kind: 'online', inputs: 0 } }] }, /parts\[0\]\.workload\.inputs: expected an integer ≥ 1/],
-    [{ ...decl, parts: [{ ...part0, policies: [...part0.policies, { label: 'oracle', policy: 'fixed-exit' }] }] }, /parts\[0\]\.policies: expected no label "oracle"/],
-    [{ ...decl, parts: [{ ...part1, baselines: ['nobody'] }] }, /parts\[0\]\.baselines: expected a non-empty array of labels of this part's policies/],
+    [{ ...decl, parts: [{ ...part0, policies: [...part0.policies, { label: 'oracle', policy: 'fixed-exit' }] }] }, /parts\[0\]\.policies\[3\]\.label: expected a label other than "oracle"/],
+    [{ ...decl, parts: [{ ...part1, baselines: ['nobody'] }] }, /parts\[0\]\.baselines\[0\]: expected labels of this part's policies \(plain, EEN, rate-based\), got "nobody"/],
     [{ ...decl, parts: [part0, { ...part1, name: 'offline' }] }, /parts\[1\]\.name: expected a name unique among the parts/],
     [{ ...decl, quick: { axes: { nope: {} } } }, /quick\.axes\.nope: expected a part name/],
   ];
@@ -241,6 +244,9 @@ s('report: one plot per declared axis per part, exit shares, summary with confid
   assert.not.match(html, /<script/);
   const md = readFileSync(join(dir, 'w0', 'summary.md'), 'utf8');
   assert.match(md, /\d\.\d{4} ± \d\.\d{4}/);
+  // What was run: each trace's model name and manifest path, in the summary and the report.
+  assert.ok(md.includes(`Traces: synthetic-k4-c10 (${traceA}), synthetic-k3-c5 (${traceB}).`), md.slice(0, 400));
+  assert.ok(html.includes(`synthetic-k4-c10 (${traceA})`));
   assert.match(md, /rate-based vs plain/);
   assert.match(md, /oracle/);
   // Online: the improvement of each policy over the best baseline, per (trace, stream, β).
@@ -248,7 +254,7 @@ s('report: one plot per declared axis per part, exit shares, summary with confid
   assert.match(md, /dee gap closed/);
   assert.match(md, /-?\d+\.\d\d%/);
   const csv = readFileSync(join(dir, 'w0', 'summary.csv'), 'utf8').split('\n');
-  assert.match(csv[0], /^part,trace,policy,.*accuracy_mean,accuracy_ci95/);
+  assert.match(csv[0], /^part,trace,model,policy,.*accuracy_mean,accuracy_ci95/);
   // 2 traces × (2 + 2 + oracle) offline rows + 2 × 4 × 3 queue rows + 2 × 4 × 3 online rows = 58 (seeds folded).
   assert.is(csv.filter(Boolean).length, 1 + 58);
 });

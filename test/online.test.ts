@@ -12,6 +12,8 @@ import { Rng } from '../lib/random.ts';
 import { scoreTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { getPolicySpec } from '../policies/index.ts';
+import { ucb1Arm } from '../policies/bandit-common.ts';
+import { makeReward } from '../lib/reward.ts';
 
 const s = suite('online');
 const scored = scoreTrace(syntheticTrace({ nSamples: 500, nExits: 4, nClasses: 5, seed: 3 }));
@@ -147,6 +149,29 @@ s('malformed streams and options throw InputError naming the field', () => {
     ['checkpoints', () => runOnline(dee(), stationaryStream(scored, 10, 1), { reward, checkpoints: 11 })],
   ];
   for (const [field, f] of bad) assert.throws(f, (e: unknown) => e instanceof InputError && e.field === field, field);
+});
+
+s('one reward: r_m = c − β·L_m with L the normalised cost; the harness records exactly it', () => {
+  const rw = makeReward('t', 'reward', { score: 'margin', beta: 0.5 }, { costMs: [1, 2, 4], scoreNames: ['maxprob', 'margin'] });
+  assert.equal(Array.from(rw.L), [0.25, 0.5, 1]);
+  assert.is(rw.value(0.8, 1), 0.8 - 0.5 * 0.5);
+  assert.throws(() => makeReward('t', 'params', { score: 'nope', beta: 0 }, { costMs: [1, 2], scoreNames: ['maxprob'] }), (e: unknown) => e instanceof InputError && /params\.score/.test(String(e)));
+  assert.throws(() => makeReward('t', 'reward', { score: 'maxprob', beta: -1 }, { costMs: [1, 2], scoreNames: ['maxprob'] }), (e: unknown) => e instanceof InputError && /reward\.beta/.test(String(e)));
+  const scored = scoreTrace(syntheticTrace({ nSamples: 50, nExits: 3, nClasses: 4, seed: 9 }));
+  const policy = getPolicySpec('fixed-exit').create({ exit: 1 }, { rng: new Rng(1), model: modelInfo(scored) });
+  const out = runOnline(policy, stationaryStream(scored, 30, 2), { reward: { score: 'maxprob', beta: 0.3 }, records: true });
+  const bound = makeReward('t', 'reward', { score: 'maxprob', beta: 0.3 }, modelInfo(scored));
+  const c = scored.scores.get('maxprob');
+  out.records!.sample.forEach((n, t) => assert.is(out.records!.reward[t], Math.fround(bound.value(c[n * 3 + 1], 1))));
+});
+
+s('ucb1Arm: untried arms first in order, then the largest upper bound', () => {
+  assert.is(ucb1Arm(Float64Array.from([1, 0, 0]), Float64Array.from([5, 0, 0]), 2, 1), 1);
+  // Arm 1 has the lower mean but far fewer pulls: with a large bonus it wins, with none arm 0 does.
+  const n = Float64Array.from([100, 1]);
+  const mean = Float64Array.from([0.5, 0.4]);
+  assert.is(ucb1Arm(n, mean, 101, 2), 1);
+  assert.is(ucb1Arm(n, mean, 101, 0), 0);
 });
 
 s.run();

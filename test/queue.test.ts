@@ -6,13 +6,16 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { simulate, type JitterConfig, type QueueConfig } from '../lib/queue.ts';
 import { makeArrivals, burstyArrivals, meanRate, type ArrivalConfig } from '../lib/arrivals.ts';
-import { mm1kLoss, mm1kMeanInSystem } from '../lib/mg1k.ts';
+import { mm1kLoss, mm1kMeanInSystem } from '../policies/mg1k.ts';
 import { scoreTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { modelInfo, type Policy, type SystemState } from '../lib/policy.ts';
 import { Rng } from '../lib/random.ts';
 import { InputError } from '../lib/errors.ts';
 import { fixedExit, modelBased, rateBased, reactive, threshold } from '../policies/index.ts';
+import { loadPolicy } from '../lib/registry.ts';
+
+await loadPolicy(modelBased); // the HiGHS wasm loads on first use only
 
 const s = suite('queue');
 const dir = mkdtempSync(join(tmpdir(), 'exitlab-q-'));

@@ -2,7 +2,14 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../lib/random.ts';
+import { Rng, canonicalJson, policyRng, workloadRng } from '../lib/random.ts';
+import { compare, evaluateEntry } from '../lib/offline.ts';
+import { modelInfo } from '../lib/policy.ts';
+import { instantiate } from '../lib/registry.ts';
+import { simulate } from '../lib/queue.ts';
+import { scoreTrace } from '../lib/scores.ts';
+import { syntheticTrace } from '../lib/synthetic.ts';
+import { REGISTRY, getPolicySpec } from '../policies/index.ts';
 
 const s = suite('random');
 
@@ -66,6 +73,60 @@ s('no Math.random in lib/ or policies/', () => {
   walk(join(root, 'lib'));
   walk(join(root, 'policies'));
   assert.equal(offenders, []);
+});
+
+const draws = (r: Rng, n = 16) => Array.from({ length: n }, () => r.nextUint32());
+
+s('canonicalJson: key order does not matter, values do (including Infinity and -0)', () => {
+  assert.is(canonicalJson({ b: [1, Infinity], a: 'x' }), canonicalJson({ a: 'x', b: [1, Infinity] }));
+  assert.is.not(canonicalJson({ a: Infinity }), canonicalJson({ a: null }));
+  assert.is.not(canonicalJson({ a: 0 }), canonicalJson({ a: -0 }));
+  assert.is(canonicalJson({ a: 1, b: undefined }), canonicalJson({ a: 1 }));
+});
+
+s('policyRng depends on seed, name and parsed params only', () => {
+  assert.equal(draws(policyRng(7, 'random-exit', { a: 1, b: [2, 3] })), draws(policyRng(7, 'random-exit', { b: [2, 3], a: 1 })));
+  const base = draws(policyRng(7, 'random-exit', { a: 1 }));
+  assert.not.equal(draws(policyRng(8, 'random-exit', { a: 1 })), base);
+  assert.not.equal(draws(policyRng(7, 'threshold', { a: 1 })), base);
+  assert.not.equal(draws(policyRng(7, 'random-exit', { a: 2 })), base);
+});
+
+s('no policy stream equals a workload stream (separate roots)', () => {
+  const model = modelInfo(scoreTrace(syntheticTrace({ nSamples: 10, nExits: 4, nClasses: 3, seed: 1 })));
+  const policySeeds = new Set<number>();
+  const workloadSeeds = new Set<number>();
+  for (let seed = 0; seed < 20; seed++) {
+    for (const spec of REGISTRY) {
+      for (const raw of spec.testParams(model)) policySeeds.add(policyRng(seed, spec.name, spec.parse(raw)).seed);
+    }
+    // Also the names a careless derivation would collide on: a policy called like a workload stream.
+    for (const name of ['arrivals', 'samples', 'jitter', 'online-stream']) {
+      workloadSeeds.add(workloadRng(seed, name).seed);
+      policySeeds.add(policyRng(seed, name, {}).seed);
+    }
+  }
+  for (const w of workloadSeeds) assert.not.ok(policySeeds.has(w), `workload stream seed ${w} is also a policy stream seed`);
+});
+
+s('results depend only on (seed, name, params): defaults spelt out or not, other entries, same seed twice', () => {
+  const val = scoreTrace(syntheticTrace({ nSamples: 200, nExits: 4, nClasses: 5, seed: 3 }));
+  const test = scoreTrace(syntheticTrace({ nSamples: 200, nExits: 4, nClasses: 5, seed: 4 }));
+  const spec = getPolicySpec('random-exit');
+  const a = evaluateEntry({ spec, params: {} }, val, test, 11).exits;
+  // The same parsed parameters written out in full and in another key order: same stream, same exits.
+  const full = Object.fromEntries(Object.entries(spec.parse({})).reverse());
+  assert.equal(Array.from(evaluateEntry({ spec, params: full }, val, test, 11).exits), Array.from(a));
+  assert.not.equal(Array.from(evaluateEntry({ spec, params: {} }, val, test, 12).exits), Array.from(a));
+  // Another policy before it in a comparison does not change its record.
+  const alone = compare([{ spec }], val, test, 11)[0];
+  const after = compare([{ spec: getPolicySpec('threshold') }, { spec }], val, test, 11)[1];
+  assert.equal(after, alone);
+  // instantiate is the same derivation as evaluateEntry.
+  const p = instantiate(spec, {}, { seed: 11, model: modelInfo(val) });
+  const q = instantiate(spec, full, { seed: 11, model: modelInfo(val) });
+  const cfg = { bufferCapacity: 2, arrivals: { kind: 'poisson' as const, ratePerMs: 0.3 }, maxArrivals: 300, seed: 5, records: true };
+  assert.equal(Array.from(simulate(p, test, cfg).records!.exit), Array.from(simulate(q, test, cfg).records!.exit));
 });
 
 s.run();

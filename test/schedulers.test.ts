@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { ExitKnapsack } from '../lib/knapsack.ts';
-import { mg1kLoss, mm1kLoss } from '../lib/mg1k.ts';
+import { ExitKnapsack } from '../policies/knapsack.ts';
+import { mg1kLoss, mm1kLoss } from '../policies/mg1k.ts';
 import { solveModelBased } from '../policies/model-based.ts';
 import { modelBased, rateBased } from '../policies/index.ts';
 import { modelInfo, type SystemState } from '../lib/policy.ts';
@@ -11,7 +11,9 @@ import { scoreTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { simulate } from '../lib/queue.ts';
 import { InputError } from '../lib/errors.ts';
-import type { AnyPolicySpec } from '../lib/registry.ts';
+import { loadPolicy, type AnyPolicySpec } from '../lib/registry.ts';
+
+await loadPolicy(modelBased); // the HiGHS wasm loads on first use only
 
 const s = suite('schedulers');
 

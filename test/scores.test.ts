@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { computeScores, scoreTrace } from '../lib/scores.ts';
 import { InputError } from '../lib/errors.ts';
-import { arbTrace, tinyTrace } from './helpers.ts';
+import { traceArbitrary } from '../lib/testing.ts';
+import { tinyTrace } from './helpers.ts';
 
 const s = suite('scores');
 const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) <= tol, `${a} ≠ ${b}`);
@@ -40,7 +41,7 @@ s('scoreTrace is memoised per trace object', () => {
 
 s('score ranges hold on random traces', () => {
   fc.assert(
-    fc.property(arbTrace(), (trace) => {
+    fc.property(traceArbitrary(), (trace) => {
       const t = computeScores(trace);
       const K = trace.nExits;
       for (let i = 0; i < trace.nSamples * K; i++) {

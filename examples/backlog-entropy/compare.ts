@@ -2,7 +2,7 @@
  * Compare the example policy with the built-in families, offline and under load, on a fixture manifest.
  * Run: node dist/compare.js path/to/manifest.json
  */
-import { loadTrace, modelInfo, Rng, scoreTrace, type AnyPolicySpec, type RawParams } from 'exitlab';
+import { loadPolicy, loadTrace, modelInfo, Rng, scoreTrace, type AnyPolicySpec, type RawParams } from 'exitlab';
 import { compare, simulate, resultsTable, textTable } from 'exitlab/experiments';
 import { budgetedThreshold, fixedExit, modelBased, rateBased, threshold } from 'exitlab/policies';
 import { backlogEntropy } from './policy.js';
@@ -38,6 +38,8 @@ const contenders: [string, AnyPolicySpec, RawParams, number | undefined][] = [
   ['rate-based', rateBased, {}, undefined],
   ['backlog-entropy', backlogEntropy, {}, undefined],
 ];
+// Heavy dependencies (model-based's LP solver) load on first use, not at import.
+for (const [, spec] of contenders) await loadPolicy(spec);
 const rows: (string | number)[][] = [];
 for (const mult of [0.8, 1.5, 2.5]) {
   for (const [label, spec, params] of contenders) {

@@ -1,99 +1,29 @@
 /**
  * Experiments as typed data. An experiment module (`experiments/<id>.ts`) default-exports
- * `defineExperiment({...})`: the traces, the seeds, and one or more parts, each a workload (offline, or a queue
- * with arrivals) with its policies and sweep axes. The harness expands it into cells — trace × axis values ×
- * policy × seed — each run independently and recorded as one JSON line, so a sweep can be resumed, sharded over a
- * cluster and merged, and gives the same records whatever the number of workers.
+ * `defineExperiment({...})`: the traces, the seeds, and one or more parts, each a workload (a kind of the
+ * workload registry, `experiments/workloads/index.ts`) with its policies and sweep axes. The harness expands it
+ * into cells — trace × axis values × policy × seed — each run independently and recorded as one JSON line, so a
+ * sweep can be resumed, sharded over a cluster and merged, and gives the same records whatever the number of
+ * workers.
  *
- * Everything here is plain data, validated on load with an error naming the bad field.
+ * This file knows what every part has (a name, policies, baselines); what a part's workload options and axes
+ * mean is its workload's business (`Workload.parse`, `dependsOn`, `quick`).
  */
 import { InputError, describe } from '../../lib/errors.ts';
+import type { AnyPolicySpec } from '../../lib/registry.ts';
 import { getPolicySpec } from '../../policies/index.ts';
+import { getWorkload, type PartDecl } from '../workloads/index.ts';
+import type { AnyWorkload, AxisSet, Cell, ParsedPart, PolicyDecl, PolicyInfo, Where } from '../workloads/types.ts';
 
-/** One policy of a part. */
-export interface PolicyDecl {
-  /** Label in tables and plots (unique within the part). */
-  readonly label: string;
-  /** Registry name (`policies/index.ts`). */
-  readonly policy: string;
-  /** Parameters, validated by the policy's spec. */
-  readonly params?: Readonly<Record<string, unknown>>;
-  /**
-   * For budgeted policies: the budget as a fraction of the way from the first exit's cost (0) to the last's (1).
-   * If omitted, the part's `budgetFraction` axis gives it.
-   */
-  readonly budgetFraction?: number;
-}
+export type { Cell, PartDecl, PolicyDecl };
 
-/** Sweep axes of an offline part. */
-export interface OfflineAxes {
-  /** Budgets for budgeted policies, as fractions in [0, 1] between the first and last exit's cost. */
-  readonly budgetFraction?: readonly number[];
-}
-
-/** Sweep axes of a queue part. */
-export interface QueueAxes {
-  /** Arrival rate as a multiple of the full network's service rate μ = 1 / cost of the last exit. */
-  readonly lambdaOverMu: readonly number[];
-  /** Buffer places B. */
-  readonly bufferSize: readonly number[];
-  /** Arrival process: Poisson, or bursty (two-state MMPP, 5× peaks 20% of the time, same mean). */
-  readonly arrivals: readonly ('poisson' | 'bursty')[];
-}
-
-/** Sweep axes of an online part. */
-export interface OnlineAxes {
-  /** β: reward r_m = c_m − β · L_m (L_m = cumulative cost to m over the last exit's). */
-  readonly beta: readonly number[];
-  /**
-   * Streams over the fixture: `stationary` (test split, repeated permutations), `switch-split` (validation split,
-   * then test split from the middle on), `switch-mix` (test split, first half only the first ⌈C/2⌉ classes, then
-   * only the others).
-   */
-  readonly stream: readonly ('stationary' | 'switch-split' | 'switch-mix')[];
-}
-
-/** A part: one workload, its policies and axes. */
-export type PartDecl =
-  | {
-      readonly name: string;
-      readonly workload: { readonly kind: 'offline' };
-      readonly policies: readonly PolicyDecl[];
-      readonly axes?: OfflineAxes;
-      /** Labels the report compares every other policy against. */
-      readonly baselines?: readonly string[];
-    }
-  | {
-      readonly name: string;
-      /** `jobs`: arrivals simulated per cell. */
-      readonly workload: { readonly kind: 'queue'; readonly jobs: number };
-      readonly policies: readonly PolicyDecl[];
-      readonly axes: QueueAxes;
-      /** Labels the report compares every other policy against. */
-      readonly baselines?: readonly string[];
-    }
-  | {
-      readonly name: string;
-      /**
-       * `inputs`: stream length T; `score`: the reward's confidence c (default maxprob); `windows`: points of the
-       * regret curves (default 20). Policies whose parameters include `beta` get the cell's β and `score`.
-       */
-      readonly workload: { readonly kind: 'online'; readonly inputs: number; readonly score?: string; readonly windows?: number };
-      readonly policies: readonly PolicyDecl[];
-      readonly axes: OnlineAxes;
-      /** Labels the report compares every other policy against. */
-      readonly baselines?: readonly string[];
-    };
-
-/** What `--quick` changes: fewer seeds, shorter axes, fewer jobs. */
+/** What `--quick` changes: fewer seeds, shorter axes, and what each workload reads (queue `jobs`, online `inputs`). */
 export interface QuickOverrides {
   readonly seeds?: readonly number[];
   /** Per part name: replacement axes (only the keys given are replaced). */
   readonly axes?: Readonly<Record<string, Readonly<Record<string, readonly unknown[]>>>>;
-  /** Queue jobs per cell. */
-  readonly jobs?: number;
-  /** Online stream length. */
-  readonly inputs?: number;
+  /** Workload options, read by the workloads that declare the key (`Workload.quickKeys`), e.g. `jobs: 3000`. */
+  readonly [option: string]: unknown;
 }
 
 /** A declared experiment. */
@@ -101,7 +31,7 @@ export interface ExperimentDecl {
   /** Identifier: the module's file name without `.ts`. */
   readonly id: string;
   readonly description: string;
-  /** Trace manifests, relative to the repository root (the working directory of the CLI). */
+  /** Trace manifests, relative to the working directory of the CLI (the repository root inside a checkout). */
   readonly traces: readonly string[];
   /** Seeds: every cell runs once per seed. */
   readonly seeds: readonly number[];
@@ -109,119 +39,116 @@ export interface ExperimentDecl {
   readonly quick?: QuickOverrides;
 }
 
-/** One unit of work: everything needed to run it, and its stable key. */
-export interface Cell {
-  /** Stable identifier: part, trace, policy label, axis values and seed. Records are keyed and sorted by it. */
-  readonly key: string;
-  readonly part: string;
-  readonly kind: 'offline' | 'queue' | 'online';
-  readonly trace: string;
-  readonly label: string;
-  readonly policy: string;
-  readonly params: Readonly<Record<string, unknown>>;
-  /** Budget fraction for budgeted policies (undefined otherwise). */
-  readonly budgetFraction: number | undefined;
-  /** Axis values of this cell (excluding seed). */
-  readonly axes: Readonly<Record<string, number | string>>;
-  readonly seed: number;
-  /** Queue jobs per cell (queue parts), or stream length (online parts). */
-  readonly jobs: number | undefined;
-  /** Online parts: the reward's score and the number of curve windows. */
-  readonly online?: { readonly score: string; readonly windows: number };
-}
-
 const SRC = (id: string) => `experiment "${id}"`;
+const IDENT = /^[a-z0-9][a-z0-9-]*$/;
 
 function nonEmptyArray(id: string, field: string, v: unknown, each: (x: unknown) => boolean, form: string): void {
-  if (!Array.isArray(v) || v.length === 0 || !v.every(each)) throw new InputError(SRC(id), field, `a non-empty array of ${form}`, describe(v));
+  if (!Array.isArray(v) || v.length === 0) throw new InputError(SRC(id), field, `a non-empty array of ${form}`, describe(v));
+  v.forEach((x, i) => {
+    if (!each(x)) throw new InputError(SRC(id), `${field}[${i}]`, form, describe(x));
+  });
 }
 
-const isFraction = (x: unknown) => typeof x === 'number' && x >= 0 && x <= 1;
-const isPositive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
+/** Whether an object has the shape of a `PolicySpec` (what the harness calls on it). */
+function isSpec(v: unknown): v is AnyPolicySpec {
+  const s = v as Partial<AnyPolicySpec> | null;
+  return typeof s === 'object' && s !== null && typeof s.name === 'string' && typeof s.parse === 'function' && typeof s.create === 'function' && typeof s.budgeted === 'boolean';
+}
 
-/**
- * Validate an experiment declaration (throws `InputError` naming the field) and return it unchanged.
- * Policy names and parameters are checked against the registry here, before any cell runs.
- */
-export function defineExperiment(decl: ExperimentDecl): ExperimentDecl {
+/** The spec of a policy entry: a registry name looked up, or a spec object checked. */
+function specOf(source: string, field: string, policy: unknown): AnyPolicySpec {
+  if (typeof policy === 'string') {
+    try {
+      return getPolicySpec(policy);
+    } catch (err) {
+      throw new InputError(source, field, (err as InputError).expected ?? 'a registered policy', describe(policy));
+    }
+  }
+  if (isSpec(policy)) return policy;
+  throw new InputError(source, field, 'a registered policy name or a PolicySpec object (name, budgeted, parse, create)', describe(policy));
+}
+
+/** A part, validated: its workload, parsed options and axes, and its policies. */
+interface CheckedPart {
+  readonly decl: PartDecl;
+  readonly workload: AnyWorkload;
+  readonly parsed: ParsedPart<Readonly<Record<string, unknown>>>;
+  readonly policies: readonly PolicyInfo[];
+}
+
+function checkPart(id: string, part: PartDecl, i: number): CheckedPart {
+  const where: Where = { source: SRC(id), at: `parts[${i}]` };
+  const at = where.at;
+  if (typeof part.name !== 'string' || !IDENT.test(part.name)) throw new InputError(SRC(id), `${at}.name`, 'a lower-case identifier', describe(part.name));
+  const workload = getWorkload((part.workload as { kind?: unknown } | undefined)?.kind, SRC(id), `${at}.workload.kind`);
+  const parsed = workload.parse(part.workload, (part as { axes?: unknown }).axes, where);
+  nonEmptyArray(id, `${at}.policies`, part.policies, (x) => typeof x === 'object' && x !== null, 'policy declarations');
+  const labels = new Set<string>();
+  const references = new Set((workload.references ?? []).map((r) => r.label));
+  const policies = part.policies.map((p, j): PolicyInfo => {
+    const pat = `${at}.policies[${j}]`;
+    if (typeof p.label !== 'string' || p.label.length === 0) throw new InputError(SRC(id), `${pat}.label`, 'a non-empty string', describe(p.label));
+    if (labels.has(p.label)) throw new InputError(SRC(id), `${pat}.label`, 'a label unique within the part', JSON.stringify(p.label));
+    if (references.has(p.label)) throw new InputError(SRC(id), `${pat}.label`, `a label other than ${[...references].map((r) => `"${r}"`).join(', ')} (a ${workload.kind} part adds that row itself)`, JSON.stringify(p.label));
+    labels.add(p.label);
+    const spec = specOf(SRC(id), `${pat}.policy`, p.policy);
+    try {
+      spec.parse(p.params ?? {});
+    } catch (err) {
+      throw new InputError(SRC(id), `${pat}.params`, `parameters valid for "${spec.name}" (${(err as Error).message})`);
+    }
+    if (p.budgetFraction !== undefined && !(typeof p.budgetFraction === 'number' && p.budgetFraction >= 0 && p.budgetFraction <= 1)) {
+      throw new InputError(SRC(id), `${pat}.budgetFraction`, 'a fraction in [0, 1]', describe(p.budgetFraction));
+    }
+    return { label: p.label, name: spec.name, spec, budgeted: spec.budgeted, budgetFraction: p.budgetFraction, params: p.params ?? {} };
+  });
+  workload.checkPolicies?.(parsed, policies, where);
+  if (part.baselines !== undefined) {
+    nonEmptyArray(id, `${at}.baselines`, part.baselines, (x) => typeof x === 'string' && labels.has(x), `labels of this part's policies (${[...labels].join(', ')})`);
+  }
+  for (const [group, members] of Object.entries(part.baselineGroups ?? {})) {
+    nonEmptyArray(id, `${at}.baselineGroups.${group}`, members, (x) => typeof x === 'string' && labels.has(x), `labels of this part's policies (${[...labels].join(', ')})`);
+  }
+  return { decl: part, workload, parsed, policies };
+}
+
+function checkAll(decl: ExperimentDecl): CheckedPart[] {
   if (typeof decl !== 'object' || decl === null) throw new InputError('experiment', '(root)', 'an object', describe(decl));
   const id = decl.id;
-  if (typeof id !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(id)) throw new InputError('experiment', 'id', 'a lower-case identifier like "queue-sweep"', describe(id));
+  if (typeof id !== 'string' || !IDENT.test(id)) throw new InputError('experiment', 'id', 'a lower-case identifier like "my-sweep"', describe(id));
   if (typeof decl.description !== 'string') throw new InputError(SRC(id), 'description', 'a string', describe(decl.description));
   nonEmptyArray(id, 'traces', decl.traces, (x) => typeof x === 'string' && x.endsWith('.json'), 'manifest paths (.json)');
   nonEmptyArray(id, 'seeds', decl.seeds, (x) => Number.isSafeInteger(x), 'integer seeds');
   if (new Set(decl.seeds).size !== decl.seeds.length) throw new InputError(SRC(id), 'seeds', 'distinct seeds', `[${decl.seeds.join(', ')}]`);
   nonEmptyArray(id, 'parts', decl.parts, (x) => typeof x === 'object' && x !== null, 'parts');
-  const partNames = new Set<string>();
-  decl.parts.forEach((part, i) => {
-    const at = `parts[${i}]`;
-    if (typeof part.name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(part.name)) throw new InputError(SRC(id), `${at}.name`, 'a lower-case identifier', describe(part.name));
-    if (partNames.has(part.name)) throw new InputError(SRC(id), `${at}.name`, 'a name unique among the parts', JSON.stringify(part.name));
-    partNames.add(part.name);
-    const kind = (part.workload as { kind?: unknown })?.kind;
-    if (kind !== 'offline' && kind !== 'queue' && kind !== 'online') throw new InputError(SRC(id), `${at}.workload.kind`, '"offline", "queue" or "online"', describe(kind));
-    nonEmptyArray(id, `${at}.policies`, part.policies, (x) => typeof x === 'object' && x !== null, 'policy declarations');
-    const labels = new Set<string>();
-    let needsBudgetAxis = false;
-    part.policies.forEach((p, j) => {
-      const pat = `${at}.policies[${j}]`;
-      if (typeof p.label !== 'string' || p.label.length === 0) throw new InputError(SRC(id), `${pat}.label`, 'a non-empty string', describe(p.label));
-      if (labels.has(p.label)) throw new InputError(SRC(id), `${pat}.label`, 'a label unique within the part', JSON.stringify(p.label));
-      labels.add(p.label);
-      let spec;
-      try {
-        spec = getPolicySpec(p.policy);
-      } catch (err) {
-        throw new InputError(SRC(id), `${pat}.policy`, (err as InputError).expected ?? 'a registered policy', describe(p.policy));
-      }
-      try {
-        spec.parse(p.params ?? {});
-      } catch (err) {
-        throw new InputError(SRC(id), `${pat}.params`, `parameters valid for "${p.policy}" (${(err as Error).message})`);
-      }
-      if (p.budgetFraction !== undefined && !isFraction(p.budgetFraction)) throw new InputError(SRC(id), `${pat}.budgetFraction`, 'a fraction in [0, 1]', describe(p.budgetFraction));
-      if (spec.budgeted && p.budgetFraction === undefined) needsBudgetAxis = true;
-    });
-    if (part.baselines !== undefined) {
-      nonEmptyArray(id, `${at}.baselines`, part.baselines, (x) => typeof x === 'string' && labels.has(x), `labels of this part's policies (${[...labels].join(', ')})`);
-    }
-    if (labels.has('oracle') && kind === 'offline') throw new InputError(SRC(id), `${at}.policies`, 'no label "oracle" (offline parts add the oracle themselves)', '"oracle"');
-    if (kind === 'offline') {
-      const axes = (part.axes ?? {}) as OfflineAxes;
-      for (const key of Object.keys(axes)) if (key !== 'budgetFraction') throw new InputError(SRC(id), `${at}.axes.${key}`, 'only budgetFraction for an offline part', 'an unknown axis');
-      if (axes.budgetFraction !== undefined) nonEmptyArray(id, `${at}.axes.budgetFraction`, axes.budgetFraction, isFraction, 'fractions in [0, 1]');
-      if (needsBudgetAxis && axes.budgetFraction === undefined) {
-        throw new InputError(SRC(id), `${at}.axes.budgetFraction`, 'budgets for the budgeted policies without a budgetFraction of their own', 'none');
-      }
-    } else if (kind === 'online') {
-      const w = part.workload as { inputs?: unknown; score?: unknown; windows?: unknown };
-      if (!Number.isSafeInteger(w.inputs) || (w.inputs as number) < 1) throw new InputError(SRC(id), `${at}.workload.inputs`, 'an integer ≥ 1 (stream length)', describe(w.inputs));
-      if (w.score !== undefined && typeof w.score !== 'string') throw new InputError(SRC(id), `${at}.workload.score`, 'a score name', describe(w.score));
-      if (w.windows !== undefined && (!Number.isSafeInteger(w.windows) || (w.windows as number) < 1)) throw new InputError(SRC(id), `${at}.workload.windows`, 'an integer ≥ 1', describe(w.windows));
-      const axes = part.axes as OnlineAxes | undefined;
-      if (!axes) throw new InputError(SRC(id), `${at}.axes`, 'beta and stream', 'none');
-      for (const key of Object.keys(axes)) if (key !== 'beta' && key !== 'stream') throw new InputError(SRC(id), `${at}.axes.${key}`, 'one of beta, stream', 'an unknown axis');
-      nonEmptyArray(id, `${at}.axes.beta`, axes.beta, (x) => typeof x === 'number' && Number.isFinite(x) && x >= 0, 'β values ≥ 0');
-      nonEmptyArray(id, `${at}.axes.stream`, axes.stream, (x) => x === 'stationary' || x === 'switch-split' || x === 'switch-mix', '"stationary", "switch-split" or "switch-mix"');
-    } else {
-      const w = part.workload as { jobs?: unknown };
-      if (!Number.isSafeInteger(w.jobs) || (w.jobs as number) < 1) throw new InputError(SRC(id), `${at}.workload.jobs`, 'an integer ≥ 1 (arrivals per cell)', describe(w.jobs));
-      const axes = part.axes as QueueAxes | undefined;
-      if (!axes) throw new InputError(SRC(id), `${at}.axes`, 'lambdaOverMu, bufferSize and arrivals', 'none');
-      for (const key of Object.keys(axes)) {
-        if (!['lambdaOverMu', 'bufferSize', 'arrivals'].includes(key)) throw new InputError(SRC(id), `${at}.axes.${key}`, 'one of lambdaOverMu, bufferSize, arrivals', 'an unknown axis');
-      }
-      nonEmptyArray(id, `${at}.axes.lambdaOverMu`, axes.lambdaOverMu, isPositive, 'positive multiples of μ');
-      nonEmptyArray(id, `${at}.axes.bufferSize`, axes.bufferSize, (x) => Number.isSafeInteger(x) && (x as number) >= 0, 'integer buffer sizes ≥ 0');
-      nonEmptyArray(id, `${at}.axes.arrivals`, axes.arrivals, (x) => x === 'poisson' || x === 'bursty', '"poisson" or "bursty"');
-      if (needsBudgetAxis) throw new InputError(SRC(id), `${at}.policies`, 'a budgetFraction on every budgeted policy of a queue part', 'a budgeted policy without one');
-    }
+  const names = new Set<string>();
+  const parts = decl.parts.map((part, i) => {
+    const checked = checkPart(id, part, i);
+    if (names.has(part.name)) throw new InputError(SRC(id), `parts[${i}].name`, 'a name unique among the parts', JSON.stringify(part.name));
+    names.add(part.name);
+    return checked;
   });
-  if (decl.quick !== undefined) {
-    if (decl.quick.seeds !== undefined) nonEmptyArray(id, 'quick.seeds', decl.quick.seeds, (x) => Number.isSafeInteger(x), 'integer seeds');
-    if (decl.quick.jobs !== undefined && (!Number.isSafeInteger(decl.quick.jobs) || decl.quick.jobs < 1)) throw new InputError(SRC(id), 'quick.jobs', 'an integer ≥ 1', describe(decl.quick.jobs));
-    for (const name of Object.keys(decl.quick.axes ?? {})) if (!partNames.has(name)) throw new InputError(SRC(id), `quick.axes.${name}`, `a part name (${[...partNames].join(', ')})`, 'an unknown part');
+  const q = decl.quick;
+  if (q !== undefined) {
+    if (typeof q !== 'object' || q === null) throw new InputError(SRC(id), 'quick', 'an object', describe(q));
+    if (q.seeds !== undefined) nonEmptyArray(id, 'quick.seeds', q.seeds, (x) => Number.isSafeInteger(x), 'integer seeds');
+    for (const name of Object.keys(q.axes ?? {})) if (!names.has(name)) throw new InputError(SRC(id), `quick.axes.${name}`, `a part name (${[...names].join(', ')})`, 'an unknown part');
+    const read = new Set(parts.flatMap((p) => p.workload.quickKeys));
+    for (const key of Object.keys(q)) {
+      if (key !== 'seeds' && key !== 'axes' && !read.has(key)) throw new InputError(SRC(id), `quick.${key}`, `seeds, axes${[...read].map((k) => `, ${k}`).join('')} (what this experiment's workloads read)`, 'an unknown key');
+    }
+    for (const p of parts) p.workload.quick(p.decl.workload, q, { source: SRC(id) });
   }
+  return parts;
+}
+
+/**
+ * Validate an experiment declaration (throws `InputError` naming the field) and return it unchanged.
+ * Policy names and parameters are checked against their specs here, and each part by its workload, before any
+ * cell runs.
+ */
+export function defineExperiment(decl: ExperimentDecl): ExperimentDecl {
+  checkAll(decl);
   return decl;
 }
 
@@ -237,11 +164,9 @@ export function resolveExperiment(decl: ExperimentDecl, opts: { quick?: boolean;
       ...d,
       seeds: q.seeds ?? d.seeds,
       parts: d.parts.map((p): PartDecl => {
-        const axes = { ...(p.axes ?? {}), ...(q.axes?.[p.name] ?? {}) };
-        const baselines = p.baselines ? { baselines: p.baselines } : {};
-        if (p.workload.kind === 'queue') return { name: p.name, policies: p.policies, axes: axes as unknown as QueueAxes, workload: { kind: 'queue', jobs: q.jobs ?? p.workload.jobs }, ...baselines };
-        if (p.workload.kind === 'online') return { name: p.name, policies: p.policies, axes: axes as unknown as OnlineAxes, workload: { ...p.workload, inputs: q.inputs ?? p.workload.inputs }, ...baselines };
-        return { name: p.name, policies: p.policies, workload: p.workload, axes: axes as OfflineAxes, ...baselines };
+        const axes = q.axes?.[p.name];
+        const withAxes = axes ? { ...p, axes: { ...((p as { axes?: object }).axes ?? {}), ...axes } } : p;
+        return { ...withAxes, workload: getWorkload(p.workload.kind).quick(p.workload, q, { source: SRC(d.id) }) } as PartDecl;
       }),
     };
   }
@@ -251,53 +176,57 @@ export function resolveExperiment(decl: ExperimentDecl, opts: { quick?: boolean;
   return defineExperiment(rest);
 }
 
-/** Every cell of a resolved experiment, in a fixed order (parts, traces, axes, policies, seeds). */
+/** The parsed axes and plots of a part, for the report (no policy is looked up). */
+export function parsePart(id: string, part: PartDecl, i: number): { workload: AnyWorkload; parsed: ParsedPart<Readonly<Record<string, unknown>>> } {
+  const workload = getWorkload(part.workload?.kind, SRC(id), `parts[${i}].workload.kind`);
+  return { workload, parsed: workload.parse(part.workload, (part as { axes?: unknown }).axes, { source: SRC(id), at: `parts[${i}]` }) };
+}
+
+const axisKey = (axes: AxisSet) =>
+  Object.entries(axes)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+
+/**
+ * Every cell of a resolved experiment, in a fixed order: parts, traces, the workload's references, then axis
+ * sets (the product of the axes, outermost first), policies, seeds. A policy gets a cell only for the axes it
+ * depends on (`Workload.dependsOn`), so it runs once per distinct set of those, not once per axis set.
+ */
 export function expandCells(decl: ExperimentDecl): Cell[] {
   const cells: Cell[] = [];
-  for (const part of decl.parts) {
+  for (const { decl: part, workload, parsed, policies } of checkAll(decl)) {
+    let sets: AxisSet[] = [{}];
+    for (const a of parsed.axes) sets = sets.flatMap((s) => a.values.map((v) => ({ ...s, [a.name]: v })));
+    const options = parsed.options;
     for (const trace of decl.traces) {
-      const axisSets: Record<string, number | string>[] = [];
-      if (part.workload.kind === 'offline') {
-        const fr = (part.axes as OfflineAxes | undefined)?.budgetFraction;
-        axisSets.push(...(fr ? fr.map((f): Record<string, number> => ({ budgetFraction: f })) : [{}]));
-      } else if (part.workload.kind === 'online') {
-        const a = part.axes as OnlineAxes;
-        for (const stream of a.stream) for (const beta of a.beta) axisSets.push({ stream, beta });
-      } else {
-        const a = part.axes as QueueAxes;
-        for (const arrivals of a.arrivals) for (const bufferSize of a.bufferSize) for (const lambdaOverMu of a.lambdaOverMu) axisSets.push({ arrivals, bufferSize, lambdaOverMu });
+      for (const ref of workload.references ?? []) {
+        const seed = decl.seeds[0];
+        cells.push({ key: `${part.name}|${trace}|${ref.label}||seed=${seed}`, part: part.name, kind: workload.kind, trace, label: ref.label, policy: ref.name, reference: true, params: {}, budgetFraction: undefined, axes: {}, seed, options });
       }
-      if (part.workload.kind === 'offline') {
-        // The oracle (cheapest correct exit) bounds every policy; it reads labels, so it is a reference, not a
-        // registered policy, and it depends on nothing but the trace.
-        cells.push({ key: `${part.name}|${trace}|oracle||seed=${decl.seeds[0]}`, part: part.name, kind: 'offline', trace, label: 'oracle', policy: 'oracle', params: {}, budgetFraction: undefined, axes: {}, seed: decl.seeds[0], jobs: undefined });
-      }
-      for (const axes of axisSets) {
-        for (const p of part.policies) {
-          const budgeted = getPolicySpec(p.policy).budgeted;
-          // A non-budgeted policy, or a budgeted one with a budget of its own, does not depend on the budget axis:
-          // run it once, not once per budget.
-          const onAxis = budgeted && p.budgetFraction === undefined;
-          if (part.workload.kind === 'offline' && !onAxis && 'budgetFraction' in axes && axes !== axisSets[0]) continue;
-          const cellAxes = part.workload.kind === 'offline' && !onAxis ? {} : axes;
-          const budgetFraction = budgeted ? (p.budgetFraction ?? (axes.budgetFraction as number)) : undefined;
+      const seen = new Set<string>();
+      for (const set of sets) {
+        for (let j = 0; j < policies.length; j++) {
+          const p = policies[j];
+          const axes: AxisSet = Object.fromEntries(Object.entries(set).filter(([name]) => workload.dependsOn(name, p)));
+          const key = `${part.name}|${trace}|${p.label}|${axisKey(axes)}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          const budgetFraction = workload.budgetFraction(p, axes);
+          const declared = part.policies[j].policy;
           for (const seed of decl.seeds) {
-            const axisKey = Object.entries(cellAxes)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(',');
             cells.push({
-              key: `${part.name}|${trace}|${p.label}|${axisKey}|seed=${seed}`,
+              key: `${key}|seed=${seed}`,
               part: part.name,
-              kind: part.workload.kind,
+              kind: workload.kind,
               trace,
               label: p.label,
-              policy: p.policy,
-              params: p.params ?? {},
+              policy: p.name,
+              ...(typeof declared === 'string' ? {} : { spec: declared }),
+              params: p.params,
               budgetFraction,
-              axes: cellAxes,
+              axes,
               seed,
-              jobs: part.workload.kind === 'queue' ? part.workload.jobs : part.workload.kind === 'online' ? part.workload.inputs : undefined,
-              ...(part.workload.kind === 'online' ? { online: { score: part.workload.score ?? 'maxprob', windows: part.workload.windows ?? 20 } } : {}),
+              options,
             });
           }
         }

@@ -1,19 +1,19 @@
 /**
  * Reports read records and never run a policy: summary tables (mean and 95% confidence interval over seeds) as
  * CSV and Markdown, and a self-contained HTML page whose plots are SVG rendered by Vega (Vega-Lite specs, Vega's
- * headless `View.toSVG`, no browser or canvas needed). Each part gets one plot per declared axis — accuracy vs
- * cost along the budget axis; loss ratio and accuracy along arrival rate, buffer size and arrival process — and
- * one exit-share chart.
+ * headless `View.toSVG`, no browser or canvas needed). What a part's table shows, what it is ranked by and which
+ * plots it gets are declared by its workload (`Workload.metrics`, `rankBy`, `plots`, `bestBaseline`); this file
+ * only renders those declarations, plus one exit-share chart per part.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { InputError } from '../../lib/errors.ts';
 import { atomicWrite } from '../../lib/io.ts';
 import { textTable } from '../../lib/report.ts';
-import type { ExperimentDecl, OfflineAxes, OnlineAxes, PartDecl } from './experiment.ts';
-import type { CellRecord } from './cell.ts';
+import type { AxisValue, BestBaselineDecl, CellRecord, ParsedPart, PlotDecl } from '../workloads/types.ts';
+import type { AnyWorkload } from '../workloads/types.ts';
+import { parsePart, type ExperimentDecl, type PartDecl } from './experiment.ts';
 import { readRecords } from './run.ts';
 
 /** Mean and 95% half-width of one metric over seeds (half-width NaN with one seed). */
@@ -28,6 +28,8 @@ export interface SummaryRow {
   readonly part: string;
   readonly trace: string;
   readonly label: string;
+  /** The trace's model name (absent for records written before v2). */
+  readonly model: string | undefined;
   readonly axes: Readonly<Record<string, number | string>>;
   readonly budgetMs: number | null;
   readonly metrics: Readonly<Record<string, Stat>>;
@@ -83,6 +85,7 @@ export function summarize(records: readonly CellRecord[]): SummaryRow[] {
       part: g[0].part,
       trace: g[0].trace,
       label: g[0].label,
+      model: g[0].model,
       axes: g[0].axes,
       budgetMs: g[0].budgetMs,
       metrics: Object.fromEntries(names.map((m) => [m, stat(g.map((r) => r.metrics[m] ?? null))])),
@@ -95,51 +98,84 @@ export function summarize(records: readonly CellRecord[]): SummaryRow[] {
   return rows.sort(compareRows);
 }
 
-const MAIN_METRICS: Record<'offline' | 'queue' | 'online', string[]> = {
-  offline: ['accuracy', 'meanCostMs', 'relativeCost', 'budgetMetOnTest', 'costOverBudget'],
-  queue: ['lossRatio', 'accuracyServed', 'accuracyOverall', 'p95ResponseMs'],
-  online: ['meanReward', 'regretOraclePerInput', 'regretHindsightPerInput', 'accuracy', 'meanCostMs'],
-};
+/** A part of a run's configuration with its workload and parsed axes. */
+interface ReportPart {
+  readonly decl: PartDecl;
+  readonly workload: AnyWorkload;
+  readonly parsed: ParsedPart<Readonly<Record<string, unknown>>>;
+}
 
-/** The metric a part's policies are ranked by: accuracy offline, accuracy counting losses in a queue, reward online. */
-const RANK_METRIC = { offline: 'accuracy', queue: 'accuracyOverall', online: 'meanReward' } as const;
+function reportParts(decl: ExperimentDecl): ReportPart[] {
+  return decl.parts.map((p, i) => ({ decl: p, ...parsePart(decl.id, p, i) }));
+}
 
+/** Manifest path without the fixture folder and file name (`fixtures/x/manifest.json` → `x`). */
 const traceName = (path: string) => path.replace(/^.*fixtures\//, '').replace(/\/manifest\.json$/, '');
+
+/**
+ * How tables and plots name each trace: its model name when the run's traces have distinct model names (the
+ * model is what was run), else the shortened manifest path.
+ */
+function traceLabels(rows: readonly { trace: string; model?: string | undefined }[]): (path: string) => string {
+  const model = new Map<string, string>();
+  for (const r of rows) if (r.model !== undefined) model.set(r.trace, r.model);
+  const names = [...model.values()];
+  const distinct = new Set(names).size === names.length;
+  return (path) => (distinct && model.has(path) ? model.get(path)! : traceName(path));
+}
+
 const fmt = (s: Stat | undefined) => (!s || !Number.isFinite(s.mean) ? '–' : Number.isFinite(s.ci95) ? `${s.mean.toFixed(4)} ± ${s.ci95.toFixed(4)}` : s.mean.toFixed(4));
 
-/** Markdown summary: one table per part. */
+/** What was run: each trace's model name and manifest path. */
+function tracesLine(traces: readonly string[], rows: readonly { trace: string; model?: string | undefined }[]): string {
+  const model = new Map(rows.filter((r) => r.model !== undefined).map((r) => [r.trace, r.model!]));
+  return traces.map((t) => (model.has(t) ? `${model.get(t)} (${t})` : t)).join(', ');
+}
+
+/** Markdown summary: one table per part, with the workload's summary metrics. */
 export function summaryMarkdown(decl: ExperimentDecl, rows: readonly SummaryRow[]): string {
-  let md = `# ${decl.id}\n\n${decl.description}\n\nMean ± 95% confidence half-width over ${decl.seeds.length} seed(s).\n`;
-  for (const part of decl.parts) {
-    const sel = rows.filter((r) => r.part === part.name);
+  const name = traceLabels(rows);
+  let md = `# ${decl.id}\n\n${decl.description}\n\nTraces: ${tracesLine(decl.traces, rows)}.\n\nMean ± 95% confidence half-width over ${decl.seeds.length} seed(s).\n`;
+  for (const part of reportParts(decl)) {
+    const sel = rows.filter((r) => r.part === part.decl.name);
     const axisNames = [...new Set(sel.flatMap((r) => Object.keys(r.axes)))];
-    const metrics = MAIN_METRICS[part.workload.kind];
+    const metrics = part.workload.metrics.filter((m) => m.summary).map((m) => m.name);
     const table = textTable(
       ['trace', 'policy', ...axisNames, ...metrics],
-      sel.map((r) => [traceName(r.trace), r.label, ...axisNames.map((a) => String(r.axes[a] ?? '')), ...metrics.map((m) => fmt(r.metrics[m]))]),
+      sel.map((r) => [name(r.trace), r.label, ...axisNames.map((a) => String(r.axes[a] ?? '')), ...metrics.map((m) => fmt(r.metrics[m]))]),
     );
-    md += `\n## ${part.name} (${part.workload.kind})\n\n\`\`\`\n${table}\n\`\`\`\n`;
-    if (part.baselines?.length) md += baselineComparison(part, sel);
-    if (part.baselines?.length && part.workload.kind === 'online') md += improvementTable(part, sel);
+    md += `\n## ${part.decl.name} (${part.workload.kind})\n\n\`\`\`\n${table}\n\`\`\`\n`;
+    if (part.decl.baselines?.length) {
+      md += baselineComparison(part, sel);
+      const groups: [string, readonly string[]][] = [['every baseline', part.decl.baselines], ...Object.entries(part.decl.baselineGroups ?? {})];
+      for (const table of part.workload.bestBaseline ?? []) for (const [group, members] of groups) md += bestBaselineTable(part, sel, table, group, members);
+    }
   }
   return md;
 }
 
+/** Axes of a part as the report lists them: innermost (fastest-varying) first, the axis plots' order. */
+function axisValues(part: ReportPart): Record<string, readonly AxisValue[]> {
+  return Object.fromEntries([...part.parsed.axes].reverse().map((a) => [a.name, a.values]));
+}
+
 /**
- * Where each policy beats or loses to each baseline, along the part's first axis: "+" lists the axis values
- * where it is more than `margin` better on the part's accuracy metric (offline: accuracy; queue: accuracy
- * counting lost jobs as failures), "−" where it is more than `margin` worse; anything else is a tie.
+ * Where each policy beats or loses to each baseline, along the part's innermost axis: "+" lists the axis values
+ * where it is more than `margin` better on the workload's rank metric (`Workload.rankBy`), "−" where it is more
+ * than `margin` worse; anything else is a tie.
  */
-export function baselineComparison(part: PartDecl, rows: readonly SummaryRow[], margin = 0.005): string {
-  const metric = RANK_METRIC[part.workload.kind];
+function baselineComparison(part: ReportPart, rows: readonly SummaryRow[], margin = 0.005): string {
+  const metric = part.workload.rankBy;
+  const baselines = part.decl.baselines ?? [];
   const axes = axisValues(part);
   const [first, ...others] = Object.keys(axes);
-  if (!first || !part.baselines) return '';
-  const labels = part.policies.map((p) => p.label).filter((l) => !part.baselines!.includes(l));
+  if (!first || baselines.length === 0) return '';
+  const name = traceLabels(rows);
+  const labels = part.decl.policies.map((p) => p.label).filter((l) => !baselines.includes(l));
   const traces = [...new Set(rows.map((r) => r.trace))];
-  const combos: Record<string, number | string>[] = [{}];
+  const combos: Record<string, AxisValue>[] = [{}];
   for (const o of others) combos.splice(0, combos.length, ...combos.flatMap((c) => axes[o].map((v) => ({ ...c, [o]: v }))));
-  const value = (label: string, trace: string, at: Record<string, number | string>): number | undefined => {
+  const value = (label: string, trace: string, at: Record<string, AxisValue>): number | undefined => {
     const r = rows.find((x) => x.label === label && x.trace === trace && Object.entries(at).every(([k, v]) => !(k in x.axes) || x.axes[k] === v));
     return r?.metrics[metric]?.mean;
   };
@@ -147,9 +183,9 @@ export function baselineComparison(part: PartDecl, rows: readonly SummaryRow[], 
   for (const trace of traces) {
     for (const combo of combos) {
       const cells = labels.flatMap((l) =>
-        part.baselines!.map((b) => {
-          const plus: (number | string)[] = [];
-          const minus: (number | string)[] = [];
+        baselines.map((b) => {
+          const plus: AxisValue[] = [];
+          const minus: AxisValue[] = [];
           for (const v of axes[first]) {
             const at = { ...combo, [first]: v };
             const a = value(l, trace, at);
@@ -161,13 +197,63 @@ export function baselineComparison(part: PartDecl, rows: readonly SummaryRow[], 
           return [plus.length ? `+${plus.join(',')}` : '', minus.length ? `−${minus.join(',')}` : ''].filter(Boolean).join(' ') || 'tie';
         }),
       );
-      body.push([traceName(trace), ...others.map((o) => String(combo[o])), ...cells]);
+      body.push([name(trace), ...others.map((o) => String(combo[o])), ...cells]);
     }
   }
-  const header = ['trace', ...others, ...labels.flatMap((l) => part.baselines!.map((b) => `${l} vs ${b}`))];
+  const header = ['trace', ...others, ...labels.flatMap((l) => baselines.map((b) => `${l} vs ${b}`))];
   return (
-    `\n${part.name}: where each policy is more than ${margin * 100} points better (+) or worse (−) than each baseline on ${metric}, ` +
+    `\n${part.decl.name}: where each policy is more than ${margin * 100} points better (+) or worse (−) than each baseline on ${metric}, ` +
     `listed by ${first}:\n\n\`\`\`\n${textTable(header, body)}\n\`\`\`\n`
+  );
+}
+
+const median = (xs: readonly number[]) => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
+};
+
+/**
+ * Each policy against the best of a set of baselines in each cell (trace × axis values): `metric` relative to the
+ * best baseline's, (R − R_best)/|R_best| — for online parts "overall performance" in the sense of the DEE paper
+ * (whose exact definition is not public): the quantity every online policy maximises, r = c − β·L — and the share
+ * of the best baseline's gap (a regret against the oracle) the policy closes, (G_best − G)/G_best. Closed by the
+ * maximum ("up to"), median and minimum over cells of each policy.
+ */
+function bestBaselineTable(part: ReportPart, rows: readonly SummaryRow[], decl: BestBaselineDecl, group: string, baselines: readonly string[]): string {
+  const labels = part.decl.policies.map((p) => p.label).filter((l) => !(part.decl.baselines ?? []).includes(l));
+  if (labels.length === 0 || baselines.length === 0) return '';
+  const name = traceLabels(rows);
+  const axisNames = part.parsed.axes.map((a) => a.name);
+  const cellOf = (r: SummaryRow) => [r.trace, ...axisNames.map((a) => String(r.axes[a] ?? ''))].join('|');
+  const cells = [...new Set(rows.map(cellOf))];
+  const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '–');
+  const improvements = new Map<string, { rel: number[]; closed: number[] }>(labels.map((l) => [l, { rel: [], closed: [] }]));
+  const body = cells.map((c) => {
+    const at = rows.filter((r) => cellOf(r) === c);
+    const get = (l: string, m: string) => at.find((r) => r.label === l)?.metrics[m]?.mean ?? NaN;
+    const best = baselines.reduce((b, l) => (get(l, decl.metric) > get(b, decl.metric) ? l : b), baselines[0]);
+    const rb = get(best, decl.metric);
+    const gb = get(best, decl.gap);
+    const [trace, ...values] = c.split('|');
+    return [
+      name(trace),
+      ...values,
+      `${best} ${rb.toFixed(4)}`,
+      ...labels.flatMap((l) => {
+        const rel = (get(l, decl.metric) - rb) / Math.abs(rb);
+        const closed = (gb - get(l, decl.gap)) / gb;
+        improvements.get(l)!.rel.push(rel);
+        improvements.get(l)!.closed.push(closed);
+        return [pct(rel), pct(closed)];
+      }),
+    ];
+  });
+  const range = (xs: number[]) => `up to ${pct(Math.max(...xs))} (median ${pct(median(xs))}, worst ${pct(Math.min(...xs))})`;
+  const closing = labels.map((l) => `- ${l}: ${decl.metric} ${range(improvements.get(l)!.rel)}; gap closed ${range(improvements.get(l)!.closed)} over ${cells.length} cells.`).join('\n');
+  return (
+    `\n${part.decl.name}: against the best baseline in each cell (trace, ${axisNames.join(', ')}) of ${group} (${baselines.join(', ')}), ${decl.title} — ` +
+    `${decl.metric} relative to it, (R − R_best)/|R_best|, and the share of its ${decl.gap} that the policy closes, (G_best − G)/G_best:\n\n\`\`\`\n` +
+    `${textTable(['trace', ...axisNames, `best baseline (${decl.metric})`, ...labels.flatMap((l) => [`${l} ${decl.metric}`, `${l} gap closed`])], body)}\n\`\`\`\n\n${closing}\n`
   );
 }
 
@@ -179,9 +265,9 @@ export function summaryCsv(rows: readonly SummaryRow[]): string {
     const s = v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v)) ? '' : String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  const header = ['part', 'trace', 'policy', ...axisNames, 'budgetMs', 'seeds', ...metricNames.flatMap((m) => [`${m}_mean`, `${m}_ci95`])];
+  const header = ['part', 'trace', 'model', 'policy', ...axisNames, 'budgetMs', 'seeds', ...metricNames.flatMap((m) => [`${m}_mean`, `${m}_ci95`])];
   const lines = rows.map((r) =>
-    [r.part, r.trace, r.label, ...axisNames.map((a) => r.axes[a]), r.budgetMs, Math.max(0, ...Object.values(r.metrics).map((s) => s.n)), ...metricNames.flatMap((m) => [r.metrics[m]?.mean, r.metrics[m]?.ci95])].map(esc).join(','),
+    [r.part, r.trace, r.model, r.label, ...axisNames.map((a) => r.axes[a]), r.budgetMs, Math.max(0, ...Object.values(r.metrics).map((s) => s.n)), ...metricNames.flatMap((m) => [r.metrics[m]?.mean, r.metrics[m]?.ci95])].map(esc).join(','),
   );
   return [header.join(','), ...lines].join('\n') + '\n';
 }
@@ -189,162 +275,106 @@ export function summaryCsv(rows: readonly SummaryRow[]): string {
 /** A plot to render: its Vega-Lite spec and what it shows. */
 interface Plot {
   readonly part: string;
-  /** The declared axis it is drawn along, or "exit-shares". */
+  /** The axis it is drawn along, a series plot's id, or "exit-shares". */
   readonly axis: string;
   readonly title: string;
   readonly spec: TopLevelSpec;
 }
 
-/**
- * Online parts: each policy's mean reward relative to the best baseline in the same cell (trace, stream, β),
- * (R − R_best) / |R_best| — "overall performance" in the sense of the DEE paper (whose exact definition is not
- * public): the quantity every online policy maximises, r = c − β·L, averaged over the stream and the seeds.
- */
-export function improvementTable(part: PartDecl, rows: readonly SummaryRow[]): string {
-  const baselines = part.baselines ?? [];
-  const labels = part.policies.map((p) => p.label).filter((l) => !baselines.includes(l));
-  const cells = [...new Set(rows.map((r) => `${r.trace}|${r.axes.stream}|${r.axes.beta}`))];
-  const body = cells.map((c) => {
-    const [trace, stream, beta] = c.split('|');
-    const at = rows.filter((r) => `${r.trace}|${r.axes.stream}|${r.axes.beta}` === c);
-    const reward = (l: string) => at.find((r) => r.label === l)?.metrics.meanReward?.mean ?? NaN;
-    const gap = (l: string) => at.find((r) => r.label === l)?.metrics.regretOraclePerInput?.mean ?? NaN;
-    const best = baselines.reduce((b, l) => (reward(l) > reward(b) ? l : b), baselines[0]);
-    const rb = reward(best);
-    const gb = gap(best);
-    const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-    return [traceName(trace), stream, beta, `${best} ${rb.toFixed(4)}`, ...labels.flatMap((l) => [pct((reward(l) - rb) / Math.abs(rb)), pct((gb - gap(l)) / gb)])];
-  });
-  return (
-    `\n${part.name}: against the best baseline in each cell (trace, stream, β) — mean reward relative to it, (R − R_best)/|R_best|, ` +
-    `and the share of its per-input regret against the oracle that the policy closes, (G_best − G)/G_best:\n\n\`\`\`\n` +
-    `${textTable(['trace', 'stream', 'β', 'best baseline (reward)', ...labels.flatMap((l) => [`${l} reward`, `${l} gap closed`])], body)}\n\`\`\`\n`
-  );
-}
+const byTrace = { column: { field: 'trace', type: 'nominal', header: { title: null } } } as const;
 
-function axisValues(part: PartDecl): Record<string, readonly (number | string)[]> {
-  if (part.workload.kind === 'offline') {
-    const fr = (part.axes as OfflineAxes | undefined)?.budgetFraction;
-    return fr ? { budgetFraction: fr } : {};
-  }
-  if (part.workload.kind === 'online') {
-    const a = part.axes as OnlineAxes;
-    return { beta: a.beta, stream: a.stream };
-  }
-  const a = part.axes as { lambdaOverMu: number[]; bufferSize: number[]; arrivals: string[] };
-  return { lambdaOverMu: a.lambdaOverMu, bufferSize: a.bufferSize, arrivals: a.arrivals };
-}
-
-/** Plots of one part: one per declared axis, then exit shares. Other axes are held at their middle value. */
-function partPlots(part: PartDecl, rows: readonly SummaryRow[]): Plot[] {
-  const sel = rows.filter((r) => r.part === part.name);
-  const axes = axisValues(part);
-  const middle = Object.fromEntries(Object.entries(axes).map(([k, vs]) => [k, vs[Math.floor((vs.length - 1) / 2)]]));
-  const plots: Plot[] = [];
+/** Render a part's declared plots, then its exit shares. Axes other than the one drawn along are held at their middle value. */
+function partPlots(part: ReportPart, rows: readonly SummaryRow[]): Plot[] {
+  const name = traceLabels(rows);
+  const sel = rows.filter((r) => r.part === part.decl.name);
+  const axes = part.parsed.axes;
+  const middle = Object.fromEntries(axes.map((a) => [a.name, a.values[Math.floor((a.values.length - 1) / 2)]]));
+  const at = (held: [string, AxisValue][]) => sel.filter((r) => held.every(([k, v]) => !(k in r.axes) || r.axes[k] === v));
+  const heldText = (held: [string, AxisValue][]) => held.map(([k, v]) => `${k} = ${v}`).join(', ');
   const datum = (r: SummaryRow) => ({
-    trace: traceName(r.trace),
+    trace: name(r.trace),
     policy: r.label,
     ...r.axes,
     budgetMs: r.budgetMs,
     ...Object.fromEntries(Object.entries(r.metrics).map(([m, s]) => [m, s.mean])),
   });
-  for (const axis of Object.keys(axes)) {
-    const held = Object.entries(middle).filter(([k]) => k !== axis);
-    // Rows at the held values of the other axes; rows that do not vary with this axis (offline non-budgeted
-    // policies) are drawn as points.
-    const data = sel.filter((r) => held.every(([k, v]) => !(k in r.axes) || r.axes[k] === v)).map(datum);
-    const heldText = held.map(([k, v]) => `${k} = ${v}`).join(', ');
-    if (part.workload.kind === 'offline') {
+  const plots: Plot[] = [];
+  for (const plot of part.workload.plots(part.parsed) as readonly PlotDecl[]) {
+    if (plot.kind === 'series') {
+      const held = Object.entries(middle);
+      const curves = at(held).flatMap((r) =>
+        (r.series[plot.x.series] ?? []).flatMap((x, i) => plot.y.map((y) => ({ trace: name(r.trace), policy: r.label, x, reference: y.title, value: r.series[y.series]?.[i] }))),
+      );
       plots.push({
-        part: part.name,
-        axis,
-        title: 'Accuracy vs mean cost on test, over budgets (lines: budgeted policies; points: others)',
+        part: part.decl.name,
+        axis: plot.id,
+        title: `${plot.title}${held.length ? `, at ${heldText(held)}` : ''}`,
+        spec: {
+          data: { values: curves },
+          facet: { row: { field: 'reference', type: 'nominal', header: { title: null } }, ...byTrace },
+          spec: { width: 260, height: 150, mark: { type: 'line' }, encoding: { x: { field: 'x', type: 'quantitative', title: plot.x.title }, y: { field: 'value', type: 'quantitative', title: plot.yTitle }, color: { field: 'policy', type: 'nominal' } } },
+          resolve: { scale: { y: 'independent' } },
+        } as TopLevelSpec,
+      });
+      continue;
+    }
+    const along = axes.find((a) => a.name === plot.along);
+    if (!along) continue;
+    const held = Object.entries(middle).filter(([k]) => k !== along.name);
+    // Rows that do not vary with this axis (offline non-budgeted policies) are kept, and drawn as points.
+    const data = at(held).map(datum);
+    const title = `${plot.title}${held.length ? `, at ${heldText(held)}` : ''}`;
+    if (plot.kind === 'tradeoff') {
+      const enc = { x: { field: plot.x.metric, type: 'quantitative', title: plot.x.title }, y: { field: plot.y.metric, type: 'quantitative', title: plot.y.title, scale: { zero: !plot.y.zeroFree } }, color: { field: 'policy', type: 'nominal' } };
+      plots.push({
+        part: part.decl.name,
+        axis: along.name,
+        title,
         spec: {
           data: { values: data },
-          facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } },
+          facet: byTrace,
           spec: {
             width: 260,
             height: 200,
             layer: [
-              { mark: { type: 'line', point: true }, transform: [{ filter: 'isValid(datum.budgetFraction)' }], encoding: { x: { field: 'meanCostMs', type: 'quantitative', title: 'mean cost (ms)' }, y: { field: 'accuracy', type: 'quantitative', scale: { zero: false } }, color: { field: 'policy', type: 'nominal' }, order: { field: 'budgetFraction' } } },
-              { mark: { type: 'point', shape: 'diamond', filled: true, size: 60 }, transform: [{ filter: '!isValid(datum.budgetFraction)' }], encoding: { x: { field: 'meanCostMs', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'policy', type: 'nominal' } } },
+              { mark: { type: 'line', point: true }, transform: [{ filter: `isValid(datum[${JSON.stringify(along.name)}])` }], encoding: { ...enc, order: { field: along.name } } },
+              { mark: { type: 'point', shape: 'diamond', filled: true, size: 60 }, transform: [{ filter: `!isValid(datum[${JSON.stringify(along.name)}])` }], encoding: enc },
             ],
           },
           resolve: { scale: { x: 'independent', y: 'independent' } },
         } as TopLevelSpec,
       });
-    } else if (part.workload.kind === 'online') {
-      const categorical = axis === 'stream';
-      const x = { field: axis, type: categorical ? 'nominal' : 'quantitative', title: axis === 'beta' ? 'β' : axis, axis: categorical ? {} : { format: '~g' } } as const;
-      const panel = (metric: string, title: string) => ({
-        width: 240,
-        height: 160,
-        mark: categorical ? { type: 'point' as const, filled: true, size: 70 } : { type: 'line' as const, point: true },
-        encoding: { x, y: { field: metric, type: 'quantitative' as const, title, scale: { zero: false } }, color: { field: 'policy', type: 'nominal' as const } },
-      });
-      plots.push({
-        part: part.name,
-        axis,
-        title: `Mean reward and per-input regret against the best per-context rule in hindsight along ${axis}${heldText ? `, at ${heldText}` : ''}`,
-        spec: {
-          data: { values: data },
-          vconcat: [
-            { facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } }, spec: panel('meanReward', 'mean reward') },
-            { facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } }, spec: panel('regretHindsightPerInput', 'regret / input (hindsight)') },
-          ],
-        } as TopLevelSpec,
-      });
-    } else {
-      const categorical = axis === 'arrivals';
-      const x = { field: axis, type: categorical ? 'nominal' : 'quantitative', title: axis === 'lambdaOverMu' ? 'λ/μ' : axis, axis: categorical ? {} : { format: '~g', tickMinStep: axis === 'bufferSize' ? 1 : undefined } } as const;
-      const panel = (metric: string, title: string) => ({
-        width: 240,
-        height: 160,
-        mark: categorical ? { type: 'point' as const, filled: true, size: 70 } : { type: 'line' as const, point: true },
-        encoding: { x, y: { field: metric, type: 'quantitative' as const, title }, color: { field: 'policy', type: 'nominal' as const } },
-      });
-      plots.push({
-        part: part.name,
-        axis,
-        title: `Loss ratio and accuracy (lost jobs count as failures) along ${axis}${heldText ? `, at ${heldText}` : ''}`,
-        spec: {
-          data: { values: data },
-          vconcat: [
-            { facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } }, spec: panel('lossRatio', 'loss ratio') },
-            { facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } }, spec: panel('accuracyOverall', 'accuracy incl. lost') },
-          ],
-        } as TopLevelSpec,
-      });
+      continue;
     }
-  }
-  const atMiddle = sel.filter((r) => Object.entries(middle).every(([k, v]) => !(k in r.axes) || r.axes[k] === v));
-  if (part.workload.kind === 'online') {
-    const curves = atMiddle.flatMap((r) =>
-      (r.series.t ?? []).flatMap((t, i) => [
-        { trace: traceName(r.trace), policy: r.label, t, reference: 'hindsight rule', regret: r.series.regretHindsight?.[i] },
-        { trace: traceName(r.trace), policy: r.label, t, reference: 'oracle', regret: r.series.regretOracle?.[i] },
-      ]),
-    );
+    const categorical = along.categorical === true;
+    const x = { field: along.name, type: categorical ? 'nominal' : 'quantitative', title: along.title ?? along.name, axis: categorical ? {} : { format: '~g' } } as const;
     plots.push({
-      part: part.name,
-      axis: 'regret-curves',
-      title: `Per-input regret within each window of the stream, at ${Object.entries(middle).map(([k, v]) => `${k} = ${v}`).join(', ')}`,
+      part: part.decl.name,
+      axis: along.name,
+      title,
       spec: {
-        data: { values: curves },
-        facet: { row: { field: 'reference', type: 'nominal', header: { title: null } }, column: { field: 'trace', type: 'nominal', header: { title: null } } },
-        spec: { width: 260, height: 150, mark: { type: 'line' }, encoding: { x: { field: 't', type: 'quantitative', title: 'inputs seen' }, y: { field: 'regret', type: 'quantitative', title: 'regret / input' }, color: { field: 'policy', type: 'nominal' } } },
-        resolve: { scale: { y: 'independent' } },
+        data: { values: data },
+        vconcat: plot.panels.map((p) => ({
+          facet: byTrace,
+          spec: {
+            width: 240,
+            height: 160,
+            mark: categorical ? { type: 'point', filled: true, size: 70 } : { type: 'line', point: true },
+            encoding: { x, y: { field: p.metric, type: 'quantitative', title: p.title, scale: { zero: !p.zeroFree } }, color: { field: 'policy', type: 'nominal' } },
+          },
+        })),
       } as TopLevelSpec,
     });
   }
-  const shares = atMiddle.flatMap((r) => r.exitShares.map((s, k) => ({ trace: traceName(r.trace), policy: r.label, exit: `exit ${k}`, share: s })));
+  const atMiddle = at(Object.entries(middle));
+  const shares = atMiddle.flatMap((r) => r.exitShares.map((s, k) => ({ trace: name(r.trace), policy: r.label, exit: `exit ${k}`, share: s })));
   plots.push({
-    part: part.name,
+    part: part.decl.name,
     axis: 'exit-shares',
-    title: `Exit shares${Object.keys(middle).length ? ` at ${Object.entries(middle).map(([k, v]) => `${k} = ${v}`).join(', ')}` : ''}`,
+    title: `Exit shares${Object.keys(middle).length ? ` at ${heldText(Object.entries(middle))}` : ''}`,
     spec: {
       data: { values: shares },
-      facet: { column: { field: 'trace', type: 'nominal', header: { title: null } } },
+      facet: byTrace,
       spec: { width: 260, height: 18 * new Set(shares.map((s) => s.policy)).size + 20, mark: 'bar', encoding: { y: { field: 'policy', type: 'nominal', title: null }, x: { field: 'share', type: 'quantitative', stack: 'normalize', title: 'share of jobs' }, color: { field: 'exit', type: 'ordinal' } } },
     } as TopLevelSpec,
   });
@@ -352,6 +382,9 @@ function partPlots(part: PartDecl, rows: readonly SummaryRow[]): Plot[] {
 }
 
 async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // Loaded on first render, not at import: importing `exitlab/experiments` to declare an experiment must not load
+  // the plotting stack (vega-canvas has a top-level await, which a CommonJS consumer cannot load).
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
@@ -375,20 +408,20 @@ export async function writeReport(dir: string): Promise<string> {
   atomicWrite(join(dir, 'summary.md'), md);
   const run = existsSync(join(dir, 'run.json')) ? readFileSync(join(dir, 'run.json'), 'utf8') : '{}';
   const sections: string[] = [];
-  for (const part of decl.parts) {
+  for (const part of reportParts(decl)) {
     const figures: string[] = [];
     for (const plot of partPlots(part, rows)) {
       const svg = await renderSvg(plot.spec);
       figures.push(`<figure data-part="${plot.part}" data-axis="${plot.axis}"><figcaption>${escapeHtml(plot.title)}</figcaption>${svg}</figure>`);
     }
-    sections.push(`<section><h2>${escapeHtml(part.name)} <small>(${part.workload.kind})</small></h2>${figures.join('\n')}</section>`);
+    sections.push(`<section><h2>${escapeHtml(part.decl.name)} <small>(${escapeHtml(part.workload.kind)})</small></h2>${figures.join('\n')}</section>`);
   }
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>exitlab: ${escapeHtml(decl.id)}</title>
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:24px;max-width:1200px;color:#222}figure{margin:16px 0;padding:8px;border:1px solid #ddd;border-radius:6px}figcaption{font-weight:600;margin-bottom:6px}pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}small{color:#666;font-weight:normal}</style>
 </head><body>
 <h1>${escapeHtml(decl.id)}</h1><p>${escapeHtml(decl.description)}</p>
-<p>${records.length} cells, ${decl.seeds.length} seed(s); traces: ${decl.traces.map((t) => escapeHtml(traceName(t))).join(', ')}.</p>
+<p>${records.length} cells, ${decl.seeds.length} seed(s); traces: ${escapeHtml(tracesLine(decl.traces, records))}.</p>
 ${sections.join('\n')}
 <h2>Summary</h2><pre>${escapeHtml(md)}</pre>
 <h2>Run</h2><pre>${escapeHtml(run)}</pre>

@@ -17,6 +17,67 @@ import { atomicWrite } from '../../lib/io.ts';
 import { initBackend } from '../../lib/tensor.ts';
 import { expandCells, resolveExperiment, type Cell, type ExperimentDecl } from './experiment.ts';
 import { runCell, type CellRecord } from './cell.ts';
+import { builtinExperiment } from '../builtins.ts';
+
+/**
+ * What a worker thread is asked to run (the worker protocol of harness v2): the experiment's `source` (a built-in
+ * id, or the absolute file URL of an experiment module), the options it was resolved with, and the cell's key.
+ * Cells are not sent: a policy entry may hold a user's `PolicySpec` object, whose functions cannot cross a thread
+ * boundary, so the worker imports the module itself and rebuilds the same cells (resolution and expansion are
+ * deterministic functions of the module and these options).
+ */
+export interface WorkerTask {
+  readonly source: string;
+  readonly resolve: { readonly quick?: boolean; readonly seeds?: number[]; readonly traces?: string[] };
+  readonly key: string;
+}
+
+/** Options of `resolveExperiment` a run uses, as sent to workers. */
+export type ResolveOptions = WorkerTask['resolve'];
+
+const TS_SOURCE = /\.[cm]?tsx?$/;
+let tsLoader: Promise<void> | undefined;
+
+/**
+ * Make `import()` of a TypeScript module work in this thread: a no-op when this code itself runs as TypeScript
+ * (a checkout, where tsx is already registered), otherwise register tsx's ESM and CommonJS hooks once (the
+ * installed package runs compiled JavaScript, and a user's experiment may be `.ts` in an ES module or a CommonJS
+ * project).
+ */
+export function ensureTypeScriptLoader(): Promise<void> {
+  if (import.meta.url.endsWith('.ts')) return Promise.resolve();
+  tsLoader ??= (async () => {
+    const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
+    esm.register();
+    cjs.register();
+  })();
+  return tsLoader;
+}
+
+function isDecl(x: unknown): x is ExperimentDecl {
+  return typeof x === 'object' && x !== null && typeof (x as { id?: unknown }).id === 'string' && Array.isArray((x as { parts?: unknown }).parts);
+}
+
+/**
+ * Load an experiment from its `source`: a built-in id (`experiments/builtins.ts`) or a `file:` URL of a module
+ * whose default export is `defineExperiment({...})`. A CommonJS module compiled from `export default` arrives as
+ * `{ default: { default: decl } }` and is unwrapped.
+ */
+export async function loadSource(source: string): Promise<ExperimentDecl> {
+  if (!source.startsWith('file:')) {
+    const builtin = builtinExperiment(source);
+    if (!builtin) throw new InputError('experiment', 'source', 'a built-in experiment id or a file: URL', JSON.stringify(source));
+    const decl = (await builtin.load()).default;
+    if (!isDecl(decl) || decl.id !== source) throw new InputError(`built-in experiment "${source}"`, 'default export', `defineExperiment({ id: "${source}", ... })`);
+    return decl;
+  }
+  if (TS_SOURCE.test(source)) await ensureTypeScriptLoader();
+  const mod = (await import(source)) as { default?: unknown };
+  let decl = mod.default;
+  if (!isDecl(decl) && isDecl((decl as { default?: unknown } | undefined)?.default)) decl = (decl as { default: unknown }).default;
+  if (!isDecl(decl)) throw new InputError(new URL(source).pathname, 'default export', 'defineExperiment({ id, description, traces, seeds, parts })', decl === undefined ? 'none' : typeof decl);
+  return decl;
+}
 
 /** Options of `runExperiment`. */
 export interface RunOptions {
@@ -31,12 +92,33 @@ export interface RunOptions {
   readonly shard?: { readonly index: number; readonly count: number };
   /** Skip cells already in `out/cells.jsonl` (required if the directory already has records). */
   readonly resume?: boolean;
-  /** Worker threads; default: available cores (0 = run inline in this thread). */
+  /**
+   * Worker threads; default and upper bound: the machine's available parallelism, and never more than the cells
+   * to run (0 = run inline in this thread).
+   */
   readonly workers?: number;
+  /**
+   * What worker threads load to rebuild the cells: a built-in id or the file URL of the experiment module (see
+   * `WorkerTask`). Without it, workers receive the cells themselves, which works only while every cell is plain
+   * data (registry names, not `PolicySpec` objects).
+   */
+  readonly source?: string;
+  /** Called once the cells are known and before any runs (the CLI prints its run header from it). */
+  readonly onStart?: (info: RunStart) => void;
   /** Progress reporter; default: none. */
   readonly onProgress?: (done: number, total: number) => void;
   /** Stop after this many new cells (tests use it to simulate an interrupted run). */
   readonly stopAfter?: number;
+}
+
+/** What a run is about to do: `RunOptions.onStart`'s argument. */
+export interface RunStart {
+  /** The experiment as run (overrides applied). */
+  readonly resolved: ExperimentDecl;
+  /** Cells of the whole experiment, of this shard, already recorded in the run directory, and to run now. */
+  readonly cells: { readonly total: number; readonly shard: number; readonly alreadyRecorded: number; readonly toRun: number };
+  /** Worker threads used (0 = inline), what was asked for, and the machine's available parallelism. */
+  readonly workers: { readonly used: number; readonly requested: number; readonly available: number };
 }
 
 /** What a run did. */
@@ -105,6 +187,8 @@ export async function runExperiment(decl: ExperimentDecl, options: RunOptions): 
     JSON.stringify(
       {
         experiment: resolved.id,
+        // What was loaded: a built-in id or the module's file URL (null: a declaration passed in by a program).
+        source: options.source ?? null,
         seeds: resolved.seeds,
         quick: options.quick === true,
         shard,
@@ -119,6 +203,15 @@ export async function runExperiment(decl: ExperimentDecl, options: RunOptions): 
     ) + '\n',
   );
   const todo = options.stopAfter === undefined ? pending : pending.slice(0, options.stopAfter);
+  const available = availableParallelism();
+  const requested = options.workers ?? available;
+  // More threads than cores only adds memory (each worker loads its traces and, for some policies, TF.js).
+  const workers = Math.max(0, Math.min(requested, available, todo.length));
+  options.onStart?.({
+    resolved,
+    cells: { total: all.length, shard: mine.length, alreadyRecorded: mine.length - pending.length, toRun: todo.length },
+    workers: { used: workers, requested, available },
+  });
   let finished = mine.length - pending.length;
   options.onProgress?.(finished, mine.length);
   const record = (r: CellRecord) => {
@@ -126,23 +219,47 @@ export async function runExperiment(decl: ExperimentDecl, options: RunOptions): 
     finished++;
     options.onProgress?.(finished, mine.length);
   };
-  const workers = Math.min(options.workers ?? availableParallelism(), todo.length);
   if (workers <= 0) {
     for (const cell of todo) record(await runCell(cell));
   } else {
-    const pool = new Piscina<Cell, CellRecord>({
-      // A JavaScript entry that registers tsx in the worker (workers do not inherit this thread's loader).
-      filename: new URL('./worker.mjs', import.meta.url).href,
+    const resolveOpts: ResolveOptions = {
+      ...(options.quick ? { quick: true } : {}),
+      ...(options.seeds ? { seeds: [...options.seeds] } : {}),
+      ...(options.traces ? { traces: [...options.traces] } : {}),
+    };
+    if (options.source === undefined) {
+      const bad = todo.find((c) => holdsFunction(c));
+      if (bad) throw new InputError('runExperiment', 'options.source', 'the experiment module workers load (a built-in id or a file: URL), or workers: 0, for cells holding PolicySpec objects', `no source, cell ${bad.key}`);
+    }
+    const pool = new Piscina<WorkerTask | { readonly cell: Cell }, CellRecord>({
+      filename: workerEntry(),
       minThreads: workers,
       maxThreads: workers,
     });
     try {
-      await Promise.all(todo.map((cell) => pool.run(cell).then(record)));
+      const task = (cell: Cell) => (options.source === undefined ? { cell } : { source: options.source, resolve: resolveOpts, key: cell.key });
+      await Promise.all(todo.map((cell) => pool.run(task(cell)).then(record)));
     } finally {
       await pool.destroy();
     }
   }
   return { out: options.out, total: mine.length, skipped: mine.length - pending.length, ran: todo.length };
+}
+
+/**
+ * The worker entry: in a checkout (this file is TypeScript) `worker.mjs`, which registers tsx before importing
+ * `worker.ts`, since worker threads do not inherit this thread's loader; in the package, the compiled `worker.js`.
+ */
+function workerEntry(): string {
+  return new URL(import.meta.url.endsWith('.ts') ? './worker.mjs' : './worker.js', import.meta.url).href;
+}
+
+/** Whether a value holds a function anywhere (it then cannot be structured-cloned to a worker). */
+function holdsFunction(value: unknown, seen = new Set<unknown>()): boolean {
+  if (typeof value === 'function') return true;
+  if (typeof value !== 'object' || value === null || seen.has(value)) return false;
+  seen.add(value);
+  return Object.values(value).some((v) => holdsFunction(v, seen));
 }
 
 /** A progress reporter: a bar with ETA on a terminal, a plain line every 10% (or 30 s) otherwise. */

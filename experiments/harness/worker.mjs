@@ -1,10 +1,8 @@
-// Pool worker (piscina): runs one cell per task. Worker threads do not inherit this process's TypeScript loader,
-// so the worker registers tsx itself before importing the cell runner. Traces are cached per worker.
+// Pool worker entry in a checkout: worker threads do not inherit the main thread's TypeScript loader, so register
+// tsx before importing the TypeScript worker (the installed package uses the compiled worker.js instead).
 import { register } from 'tsx/esm/api';
 
 register();
-const { runCell } = await import('./cell.ts');
+const { default: task } = await import('./worker.ts');
 
-export default function task(cell) {
-  return runCell(cell);
-}
+export default task;

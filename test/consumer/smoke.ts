@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExitTrace, InputError, loadTrace, scoreTrace, syntheticTrace, writeTraceManifest, type Policy, type PolicySpec } from 'exitlab';
+import { ExitTrace, InputError, ParamReader, loadTrace, scoreTrace, syntheticTrace, writeTraceManifest, type Policy, type PolicySpec } from 'exitlab';
 import { REGISTRY, getPolicySpec } from 'exitlab/policies';
 import { compare, simulate } from 'exitlab/experiments';
 import { checkPolicy, PolicyCheckError } from 'exitlab/testing';
@@ -28,7 +28,13 @@ const halfway: PolicySpec<{ exit: number }> = {
   defaults: { exit: 1 },
   testParams: () => [{}],
   budgeted: false,
-  parse: () => ({ exit: 1 }),
+  // checkPolicy's spec checks require parse to fill defaults and reject unknown keys: ParamReader does both.
+  parse: (raw) => {
+    const r = new ParamReader('policy "halfway"', raw);
+    const exit = r.number('exit', 1, { min: 0, integer: true });
+    r.done();
+    return { exit };
+  },
   create: (p): Policy => ({ name: 'halfway', commit: () => p.exit }),
 };
 const results = compare([{ spec: halfway }, { spec: getPolicySpec('budgeted-threshold'), budgetMs: 2.5 }], validation, test, 1);

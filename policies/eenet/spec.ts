@@ -2,8 +2,8 @@
  * EENet (Ilhan et al., arXiv 2301.07099, WACV 2024; reference code GitHub git-disl/EENet): learned exit utility
  * scores q_k = g_k(p_k, maxprob_k, conf_k, q̃_0..q̃_{k−1}) and exit assignment heads trained for a mean-cost
  * budget B on the validation trace; thresholds t_k by the sorting procedure on the learned scores with the heads'
- * mean exit shares; at test time a sample leaves at the first k with q_k ≥ t_k. The model and training loop are
- * in `lib/eenet.ts`; this file is the registry entry and the policy object (fit, decide, save/load).
+ * mean exit shares; at test time a sample leaves at the first k with q_k ≥ t_k. The model is in `model.ts`, training
+ * in `training.ts`, save/load in `serialisation.ts`; this file is the registry entry and the policy object (fit, decide, save/load).
  *
  * Budgeted: on the data it was fitted on, mean cost ≤ B.
  *
@@ -53,20 +53,13 @@
  * - Features use the core's `maxprob` and `entropy` scores (the latter clamped to [0, 1] against float32 rounding;
  *   the reference's conf is not clamped).
  */
-import {
-  DEFAULT_EENET_CONFIG,
-  checkConfig,
-  eenetFromJSON,
-  eenetToJSON,
-  fitEENet,
-  scoreAt,
-  type EENetConfig,
-  type EENetJSON,
-  type FittedEENet,
-} from '../lib/eenet.ts';
-import { InputError } from '../lib/errors.ts';
-import type { ExitView, ModelInfo, Policy, PolicyContext } from '../lib/policy.ts';
-import { ParamReader, type PolicySpec } from '../lib/registry.ts';
+import { InputError } from '../../lib/errors.ts';
+import type { ExitView, ModelInfo, Policy, PolicyContext } from '../../lib/policy.ts';
+import { ParamReader, type PolicySpec } from '../../lib/registry.ts';
+import { initBackend } from '../../lib/tensor.ts';
+import { DEFAULT_EENET_CONFIG, checkConfig, scoreAt, type EENetConfig, type FittedEENet } from './model.ts';
+import { eenetFromJSON, eenetToJSON, type EENetJSON } from './serialisation.ts';
+import { fitEENet } from './training.ts';
 
 /** Parameters of `eenet`: the training configuration (see `EENetConfig` for units and reference values). */
 export type EENetParams = EENetConfig;
@@ -190,5 +183,9 @@ export const eenet: PolicySpec<EENetParams> = {
   },
   create(params, ctx): Policy {
     return createEENetPolicy(params, ctx);
+  },
+  // Fitting trains in TensorFlow.js, which initBackend() loads (and picks the backend for).
+  load: async () => {
+    await initBackend();
   },
 };

@@ -1,0 +1,102 @@
+/**
+ * The queue workload: the model served behind a finite buffer (`lib/queue.ts`, an M/G/1/B-style event loop),
+ * arrivals at a multiple of the full network's service rate, Poisson or bursty. Records loss ratio, accuracy
+ * (served, and counting lost jobs as failures), response-time percentiles, utilisation and throughput.
+ */
+import { burstyArrivals } from '../../lib/arrivals.ts';
+import { simulate } from '../../lib/queue.ts';
+import { axis, instantiate, intOption, isOneOf, isPositive, knownKeys, num, ownBudget, requireOwnBudgets } from './common.ts';
+import type { Workload } from './types.ts';
+
+/** `part.workload` of a queue part. */
+export interface QueueWorkloadDecl {
+  readonly kind: 'queue';
+  /** Arrivals simulated per cell. */
+  readonly jobs: number;
+}
+
+/** Sweep axes of a queue part. */
+export interface QueueAxes {
+  /** Arrival rate as a multiple of the full network's service rate μ = 1 / cost of the last exit. */
+  readonly lambdaOverMu: readonly number[];
+  /** Buffer places B. */
+  readonly bufferSize: readonly number[];
+  /** Arrival process: Poisson, or bursty (two-state MMPP, 5× peaks 20% of the time, same mean). */
+  readonly arrivals: readonly ('poisson' | 'bursty')[];
+}
+
+/** Validated options, stored in every cell. */
+export interface QueueOptions extends Readonly<Record<string, unknown>> {
+  readonly jobs: number;
+}
+
+/** The queue workload (kind `queue`). */
+export const queue: Workload<QueueWorkloadDecl, QueueAxes, QueueOptions> = {
+  kind: 'queue',
+  description: 'the model behind a buffer of B places, arrivals at λ/μ of the full network’s rate (Poisson or bursty MMPP2)',
+  parse(workload, axes, where) {
+    knownKeys(where, 'workload', workload, ['kind', 'jobs']);
+    const jobs = intOption(where, 'workload.jobs', workload.jobs, 1, 'arrivals per cell');
+    const a = knownKeys(where, 'axes', axes ?? {}, ['lambdaOverMu', 'bufferSize', 'arrivals']);
+    // Key order, outermost first (records are keyed arrivals=…,bufferSize=…,lambdaOverMu=…).
+    return {
+      options: { jobs },
+      axes: [
+        axis(where, 'arrivals', a.arrivals, isOneOf('poisson', 'bursty'), '"poisson" or "bursty"', { categorical: true }),
+        axis(where, 'bufferSize', a.bufferSize, (x) => Number.isSafeInteger(x) && (x as number) >= 0, 'integer buffer sizes ≥ 0', { title: 'buffer size B' }),
+        axis(where, 'lambdaOverMu', a.lambdaOverMu, isPositive, 'positive multiples of μ', { title: 'λ/μ' }),
+      ],
+    };
+  },
+  checkPolicies: (_parsed, policies, where) => requireOwnBudgets(where, 'queue', policies),
+  dependsOn: () => true,
+  budgetFraction: ownBudget,
+  quickKeys: ['jobs'],
+  quick: (workload, q, where) => (q.jobs === undefined ? workload : { ...workload, jobs: intOption({ source: where.source, at: 'quick' }, 'jobs', q.jobs, 1, 'arrivals per cell') }),
+  async run(cell, ctx) {
+    const { jobs } = cell.options as QueueOptions;
+    const cost = ctx.model.costMs;
+    const lambda = num(cell.axes, 'lambdaOverMu') / cost[cost.length - 1];
+    const arrivals = cell.axes.arrivals === 'bursty' ? burstyArrivals(lambda) : { kind: 'poisson' as const, ratePerMs: lambda };
+    const policy = instantiate(ctx.spec!, cell.params, { seed: cell.seed, model: ctx.model });
+    policy.fit?.(ctx.validation, ctx.budgetMs === undefined ? {} : { budgetMs: ctx.budgetMs });
+    const { metrics: m } = simulate(policy, ctx.test, { bufferCapacity: num(cell.axes, 'bufferSize'), arrivals, maxArrivals: jobs, seed: cell.seed });
+    return {
+      metrics: {
+        lossRatio: m.lossRatio,
+        accuracyServed: m.accuracyServed,
+        accuracyOverall: m.accuracyOverall,
+        meanResponseMs: m.meanResponseMs,
+        p50ResponseMs: m.p50ResponseMs,
+        p95ResponseMs: m.p95ResponseMs,
+        p99ResponseMs: m.p99ResponseMs,
+        utilisation: m.utilisation,
+        throughputPerS: m.throughputPerS,
+      },
+      exitShares: m.exitShares,
+    };
+  },
+  metrics: [
+    { name: 'lossRatio', description: 'fraction of arrivals dropped by a full buffer', unit: '', kind: 'share', better: 'lower', summary: true },
+    { name: 'accuracyServed', description: 'accuracy of the jobs served', unit: '', kind: 'share', better: 'higher', summary: true },
+    { name: 'accuracyOverall', description: 'accuracy counting lost jobs as failures', unit: '', kind: 'share', better: 'higher', summary: true },
+    { name: 'meanResponseMs', description: 'mean time from arrival to exit of served jobs', unit: 'ms', kind: 'mean', better: 'lower' },
+    { name: 'p50ResponseMs', description: 'median response time of served jobs', unit: 'ms', kind: 'mean', better: 'lower' },
+    { name: 'p95ResponseMs', description: '95th percentile response time of served jobs', unit: 'ms', kind: 'mean', better: 'lower', summary: true },
+    { name: 'p99ResponseMs', description: '99th percentile response time of served jobs', unit: 'ms', kind: 'mean', better: 'lower' },
+    { name: 'utilisation', description: 'fraction of time the server is busy', unit: '', kind: 'share' },
+    { name: 'throughputPerS', description: 'jobs served per second of simulated time', unit: '1/s', kind: 'mean', better: 'higher' },
+  ],
+  rankBy: 'accuracyOverall',
+  // One plot per axis, innermost (the arrival rate) first.
+  plots: (parsed) =>
+    [...parsed.axes].reverse().map((a) => ({
+      kind: 'axis' as const,
+      along: a.name,
+      title: `Loss ratio and accuracy (lost jobs count as failures) along ${a.name}`,
+      panels: [
+        { metric: 'lossRatio', title: 'loss ratio' },
+        { metric: 'accuracyOverall', title: 'accuracy incl. lost' },
+      ],
+    })),
+};
