@@ -5,7 +5,7 @@
  *   report <dir>                  rewrite a run directory's summaries and report from its records
  *   merge <dirs...> --out DIR     shards of one resolved experiment into one run directory
  * `run` runs the cells in a pool of worker threads with a progress bar (plain lines when not a terminal), writes
- * the report and prints its summary.
+ * the report and prints its short headline (headline.txt; the full tables are in summary.md).
  *
  * Exit codes (also in README): 0 ok; 1 the run failed (an error while running cells or writing the report);
  * 2 usage error (unknown command, option or experiment id, a bad option value, a missing argument); 3 bad input
@@ -190,7 +190,9 @@ async function commandRun(experiment: string, flags: RunFlags): Promise<void> {
     onProgress: progressReporter(decl.id),
   });
   const report = await writeReport(out);
-  console.log(readFileSync(join(out, 'summary.md'), 'utf8'));
+  // The short headline; the full tables are in summary.md beside the report.
+  console.log(readFileSync(join(out, 'headline.txt'), 'utf8'));
+  console.log(`full tables: ${join(out, 'summary.md')}; figures: ${join(out, 'figures')}/`);
   console.log(`${result.ran} cells run, ${result.skipped} already recorded; records ${join(out, 'cells.jsonl')}`);
   console.log(`report: ${report}`);
 }
@@ -235,7 +237,7 @@ export function program(): Command {
     )
     .action(commandRun);
   p.command('report')
-    .description('rewrite summary.csv, summary.md and report.html of a run directory from its records')
+    .description('rewrite summary.csv, summary.md, headline.txt, report.html and figures/ of a run directory from its records')
     .argument('<dir>', 'run directory')
     .action(async (dir: string) => {
       const [, , { writeReport }] = await harness();

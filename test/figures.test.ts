@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { figureStem, policyStyles, rowsCsv } from '../experiments/figures.ts';
+import { figureStem, policyEncoding, policyStyles, rowsCsv } from '../experiments/harness/figures.ts';
 
 const s = suite('figures');
 
@@ -15,6 +15,13 @@ s('every policy label gets its own (colour, shape) pair; bounds keep fixed looks
   // neighbours never share a shape, and the first 18 policies never share a colour
   for (let i = 2; i < 146; i++) assert.is.not(st.shapes[i], st.shapes[i - 1]);
   assert.is(new Set(st.colours.slice(1, 19)).size, 18);
+});
+
+s('a plot\'s legend lists only its labels, each with its report-wide colour', () => {
+  const st = policyStyles(['a', 'b', 'c']);
+  const e = policyEncoding(st, new Set(['c', 'a'])) as { color: { scale: { domain: string[]; range: string[] } } };
+  assert.equal(e.color.scale.domain, ['a', 'c']);
+  assert.equal(e.color.scale.range, [st.colours[0], st.colours[2]]);
 });
 
 s('figure stems and CSV', () => {

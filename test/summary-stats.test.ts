@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../lib/random.ts';
 import { encodeExits } from '../lib/stats.ts';
-import { compareRows, curveSummary, decide, overSeeds, traceEstimates, type StatRecord } from '../experiments/statistics.ts';
+import { compareRows, curveSummary, decide, overSeeds, traceEstimates, type StatRecord } from '../experiments/harness/statistics.ts';
 
 const s = suite('summary statistics');
 
@@ -51,9 +51,11 @@ s('stochastic rows use the paired bootstrap; one-seed rows without samples get n
   assert.ok(w.pValue < 0.01 && w.diff.hi < 0);
 });
 
-s('0/1 metrics over seeds get Wilson, others t, one seed none; budget overshoot in percent', () => {
-  assert.is(overSeeds([1, 0, 1]).method, 'wilson');
-  assert.ok(overSeeds([1, 0, 1]).hi <= 1);
+s('binary metrics over seeds get Wilson, others t, one seed none; budget overshoot in percent', () => {
+  assert.is(overSeeds([1, 0, 1], true).method, 'wilson');
+  assert.ok(overSeeds([1, 0, 1], true).hi <= 1);
+  // A share that is 0 in every seed is not a 0/1 metric: no Wilson [0, 0.56] for a loss ratio of 0.
+  assert.equal([overSeeds([0, 0, 0]).lo, overSeeds([0, 0, 0]).hi, overSeeds([0, 0, 0]).method], [0, 0, 't']);
   assert.is(overSeeds([0.2, 0.3, 0.25]).method, 't');
   assert.is(overSeeds([0.2]).method, 'one seed');
   const N = 500;

@@ -7,15 +7,15 @@
  * - Rows with per-sample exits (offline): seeded paired bootstrap over test samples, two-level with the seeds, one
  *   generator per trace shared by every row of that trace; accuracy, mean cost, relative cost and the test
  *   overshoot of the budget in percent.
- * - Other rows: a metric that is 0/1 in every seed gets a Wilson interval on the count over seeds; any other
- *   metric a Student-t interval over seeds (independent replications). One seed: no interval (method "one seed").
+ * - Other rows: a binary (0/1 per run) metric gets a Wilson interval on the count over seeds, any other metric a
+ *   Student-t interval over seeds (independent replications). One seed: no interval (method "one seed").
  * - Comparisons with a baseline at the same trace and axis values: accuracy by the exact McNemar test when both
  *   rows are deterministic (one exit vector), else by the paired bootstrap of the difference; other metrics with
  *   sample-level replicates by the paired bootstrap; rows without (queue, online) by Welch's t-test over seeds.
  *   Holm's correction runs across all comparisons of one table (one part, one metric).
  */
-import { InputError } from '../lib/errors.ts';
-import { Rng } from '../lib/random.ts';
+import { InputError } from '../../lib/errors.ts';
+import { Rng } from '../../lib/random.ts';
 import {
   PairedBootstrap,
   bootstrapPValue,
@@ -36,10 +36,10 @@ import {
   incompleteBeta,
   type CurvePoint,
   type Estimate,
-} from '../lib/stats.ts';
+} from '../../lib/stats.ts';
 
 /** How an interval was computed. */
-export type IntervalMethod = 'bootstrap' | 'bootstrap×seeds' | 'wilson' | 't' | 'one seed';
+export type IntervalMethod = 'bootstrap' | 'bootstrap×seeds' | 'wilson' | 't' | 'batch means' | 'one seed';
 
 /** A summary value: point estimate and 95% interval (NaN ends when there is none), and how it was computed. */
 export interface SummaryStat {
@@ -72,6 +72,8 @@ export interface TestSplit {
   readonly costMs: readonly number[];
   /** Correctness, [sample][exit] row-major, 0/1, length N·K. */
   readonly correct: ArrayLike<number>;
+  /** Cumulative FLOPs of each exit, when the manifest has them (adds the metric `meanFlops`). */
+  readonly flops?: readonly number[];
 }
 
 /** Resamples of every bootstrap in a summary. */
@@ -89,6 +91,9 @@ export interface RowEstimates {
   readonly estimates: Readonly<Record<string, Estimate>>;
   /** Per-sample correctness (0/1) when the row is deterministic (all seeds the same exits), for McNemar. */
   readonly correct: Uint8Array | undefined;
+  /** The full network's accuracy on the same resamples (every sample at the last exit), and its cost, ms. */
+  readonly fullAccuracy: Estimate;
+  readonly fullCostMs: number;
 }
 
 /** The bootstrap seed of a trace: fixed, so a report is reproducible, and distinct per trace. */
@@ -98,8 +103,8 @@ export function bootstrapSeed(trace: string): number {
 
 /**
  * Sample-level estimates of every group of one trace (groups whose records all carry exits), on one shared
- * `PairedBootstrap`. Metrics: `accuracy`, `meanCostMs`, `relativeCost` (mean cost / last exit's cost), and for
- * budgeted rows `testOvershootPct` = (test mean cost / budget − 1)·100 (negative: under budget).
+ * `PairedBootstrap`. Metrics: `accuracy`, `meanCostMs`, `relativeCost` (mean cost / last exit's cost), `meanFlops`
+ * when the split has FLOPs, and for budgeted rows `testOvershootPct` = (test mean cost / budget − 1)·100 (negative: under budget).
  * @returns estimates per group (same order as `groups`; undefined for groups without exits) and the full network's
  *   accuracy (every sample at the last exit) as an Estimate on the same resamples.
  */
@@ -107,20 +112,24 @@ export function traceEstimates(trace: string, groups: readonly StatGroup[], spli
   const { nSamples: N, costMs } = split;
   const K = costMs.length;
   const bs = new PairedBootstrap(N, { resamples, seed: bootstrapSeed(trace) });
+  const fullAccuracy = bs.means('full network', exitCodes([new Uint8Array(N).fill(K - 1)], split.correct, costMs)).accuracy;
+  const fullCostMs = costMs[K - 1];
   const rows = groups.map((g, i): RowEstimates | undefined => {
     if (g.records.length === 0 || g.records.some((r) => typeof r.exits !== 'string')) return undefined;
     const exits = g.records.map((r) => decodeExits(r.exits!, N, K, `record of "${r.label}" on ${trace}`));
     const coded = exitCodes(exits, split.correct, costMs);
-    const e = bs.means(`${i}:${g.records[0].label}`, coded);
+    const flops = split.flops;
+    const values = flops ? { ...coded.values, meanFlops: Float64Array.from({ length: 2 * K }, (_, c) => flops[c >> 1]) } : coded.values;
+    const e = bs.means(`${i}:${g.records[0].label}`, { codes: coded.codes, values });
     const estimates: Record<string, Estimate> = { accuracy: e.accuracy, meanCostMs: e.meanCostMs, relativeCost: derive([e.meanCostMs], (c) => c / costMs[K - 1]) };
+    if (e.meanFlops) estimates.meanFlops = e.meanFlops;
     const B = g.records[0].budgetMs;
     if (B !== null && B > 0) estimates.testOvershootPct = derive([e.meanCostMs], (c) => (c / B - 1) * 100);
     const deterministic = exits.every((x) => sameBytes(x, exits[0]));
     const correct = deterministic ? Uint8Array.from(exits[0], (k, n) => (split.correct[n * K + k] ? 1 : 0)) : undefined;
-    return { estimates, correct };
+    return { estimates, correct, fullAccuracy, fullCostMs };
   });
-  const full = bs.means('full network', exitCodes([new Uint8Array(N).fill(K - 1)], split.correct, costMs));
-  return { rows, fullAccuracy: full.accuracy, fullCostMs: costMs[K - 1] };
+  return { rows, fullAccuracy, fullCostMs };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -135,19 +144,31 @@ export function fromEstimate(e: Estimate, n: number): SummaryStat {
 }
 
 /**
- * The summary value of a metric from its per-seed values (no sample-level data): Wilson on the count when every
- * value is 0 or 1, else Student-t over seeds; with one value, no interval ("one seed").
+ * The summary value of a metric from its per-seed values (no sample-level data): with `binary` (a metric that is
+ * 0 or 1 per run by definition, e.g. "budget met"), the Wilson interval of the count over seeds; else the
+ * Student-t interval over seeds (independent replications). With one value, no interval ("one seed"). A share
+ * that happens to be 0 in every seed (a loss ratio at light load) is not binary: its t-interval is [0, 0].
  */
-export function overSeeds(values: readonly number[]): SummaryStat {
+export function overSeeds(values: readonly number[], binary = false): SummaryStat {
   const xs = values.filter((v) => Number.isFinite(v));
   const n = xs.length;
   if (n === 0) return { mean: NaN, lo: NaN, hi: NaN, n, method: 'one seed' };
-  if (xs.every((x) => x === 0 || x === 1) && n > 1) {
+  if (binary && xs.every((x) => x === 0 || x === 1)) {
     const w = wilsonInterval(xs.filter((x) => x === 1).length, n);
     return { mean: w.mean, lo: w.lo, hi: w.hi, n, method: 'wilson' };
   }
   const t = tInterval(xs);
   return { mean: t.mean, lo: t.lo, hi: t.hi, n, method: n > 1 ? 't' : 'one seed' };
+}
+
+/**
+ * Interval of a one-seed run's metric from its batch means (`batches`: the metric in each batch after the
+ * warm-up): the recorded whole-run value ± the t half-width of the batch means.
+ */
+export function fromBatches(value: number, batches: readonly number[]): SummaryStat {
+  const t = tInterval(batches);
+  const half = (t.hi - t.lo) / 2;
+  return { mean: value, lo: value - half, hi: value + half, n: 1, method: 'batch means' };
 }
 
 /** One comparison of a row with a baseline on one metric. */
@@ -160,19 +181,20 @@ export interface Comparison {
   /** Holm-adjusted p-value within the table. */
   adjusted: number;
   /** The test used. */
-  readonly test: 'McNemar (exact)' | 'paired bootstrap' | 'Welch t over seeds' | 'none';
+  readonly test: 'McNemar (exact)' | 'paired bootstrap' | 'Welch t over seeds' | 'Welch t over batch means' | 'none';
   /** better / worse (significant at α after Holm, in the metric's better direction) or tie. */
   verdict: 'better' | 'worse' | 'tie';
 }
 
 /**
  * Compare a row with a baseline on one metric. `a` and `b` are the rows' sample-level estimates when both have
- * them; otherwise the per-seed values are compared with Welch's t-test.
+ * them; otherwise their `values` are compared with Welch's t-test: per-seed values, or (`batches`, one-seed queue
+ * runs) the batch means of the one run.
  */
 export function compareRows(
   metric: string,
-  a: { est?: RowEstimates; values: readonly number[] },
-  b: { est?: RowEstimates; values: readonly number[] },
+  a: { est?: RowEstimates; values: readonly number[]; batches?: boolean },
+  b: { est?: RowEstimates; values: readonly number[]; batches?: boolean },
 ): Omit<Comparison, 'adjusted' | 'verdict'> {
   const ea = a.est?.estimates[metric];
   const eb = b.est?.estimates[metric];
@@ -184,7 +206,7 @@ export function compareRows(
     return { metric, diff, pValue: bootstrapPValue(d), test: 'paired bootstrap' };
   }
   const w = welch(a.values, b.values);
-  return { metric, diff: w.diff, pValue: w.pValue, test: Number.isNaN(w.pValue) ? 'none' : 'Welch t over seeds' };
+  return { metric, diff: w.diff, pValue: w.pValue, test: Number.isNaN(w.pValue) ? 'none' : a.batches && b.batches ? 'Welch t over batch means' : 'Welch t over seeds' };
 }
 
 /** Welch's unequal-variance t-test and interval of mean(a) − mean(b); NaN when either side has < 2 values. */

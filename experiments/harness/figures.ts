@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { atomicWrite } from '../lib/io.ts';
+import { atomicWrite } from '../../lib/io.ts';
 
 // 18 colours that stay apart on white (Tableau 20 without its two greys, which the bounds use: strong tones first,
 // their light partners after) and 8 point shapes. Label i gets colour i mod 18 and shape (⌊i / 18⌋ + i) mod 8:
@@ -49,11 +49,16 @@ export function policyStyles(labels: readonly string[]): PolicyStyles {
   return { domain, colours, shapes };
 }
 
-/** Vega-Lite colour and shape encodings of field `policy` with the report's styles. */
-export function policyEncoding(styles: PolicyStyles): { color: object; shape: object } {
+/**
+ * Vega-Lite colour and shape encodings of field `policy` with the report's styles, restricted to the labels a plot
+ * shows (`present`; default all), so its legend lists only those while each keeps its report-wide look.
+ */
+export function policyEncoding(styles: PolicyStyles, present?: ReadonlySet<string>): { color: object; shape: object } {
+  const keep = styles.domain.map((_, i) => i).filter((i) => !present || present.has(styles.domain[i]));
+  const domain = keep.map((i) => styles.domain[i]);
   return {
-    color: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain: styles.domain, range: styles.colours } },
-    shape: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain: styles.domain, range: styles.shapes } },
+    color: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain, range: keep.map((i) => styles.colours[i]) } },
+    shape: { field: 'policy', type: 'nominal', title: 'policy', scale: { domain, range: keep.map((i) => styles.shapes[i]) } },
   };
 }
 
