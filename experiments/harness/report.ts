@@ -167,7 +167,7 @@ export function summarize(records: readonly CellRecord[], splits: SplitSource = 
     const metrics = Object.fromEntries(
       names.map((m) => {
         const e = est?.estimates[m];
-        if (e) return [m, fromEstimate(e, g.length)];
+        if (e) return [m, fromEstimate(e, g.length, est!.correct === undefined)];
         const batches = g.length === 1 ? g[0].series?.[batchSeries(m)] : undefined;
         const st = batches && batches.length >= 2 && values[m].length === 1 ? fromBatches(values[m][0], batches) : overSeeds(values[m]);
         return [m, isShare(g[0].kind, m) ? { ...st, lo: Math.max(0, st.lo), hi: Math.min(1, st.hi) } : st];
@@ -309,7 +309,8 @@ export function analysePart(part: ReportPart, all: readonly SummaryRow[]): PartA
       for (const r of sel) byLabel.set(r.label, [...(byLabel.get(r.label) ?? []), { cost: r.samples!.estimates.meanCostMs, accuracy: r.samples!.estimates.accuracy }]);
       const fullRow = rows.find((r) => r.trace === trace && r.samples && r.samples.fullAccuracy);
       if (!fullRow) continue;
-      const seeds = (label: string) => sel.find((r) => r.label === label)?.seeds ?? 1;
+      // Seeds a curve pools for its interval's method: 1 when the policy is deterministic (identical seeds).
+      const seeds = (label: string) => (sel.some((r) => r.label === label && r.samples!.correct === undefined) ? (sel.find((r) => r.label === label)?.seeds ?? 1) : 1);
       curves.set(trace, curveSummary(byLabel, fullRow.samples!.fullAccuracy!, fullRow.samples!.fullCostMs!, seeds));
     }
   }
@@ -395,6 +396,7 @@ function axisValues(part: ReportPart): Record<string, readonly AxisValue[]> {
  * and losses against each baseline. A few lines per part; the full tables are in summary.md.
  */
 export function headline(decl: ExperimentDecl, analyses: readonly PartAnalysis[], rows: readonly SummaryRow[]): string {
+  // (At a setting of a budget axis, rows off that axis count only when their mean cost is within the budget.)
   const name = traceLabels(rows);
   const lines: string[] = [`${decl.id}: ${decl.seeds.length} seed(s)${decl.seeds.length === 1 ? ' (one seed: intervals over test samples or batch means only, none over seeds)' : ''}; 95% intervals; full tables in summary.md`];
   for (const a of analyses) {
@@ -410,12 +412,15 @@ export function headline(decl: ExperimentDecl, analyses: readonly PartAnalysis[]
       const refs = new Set((a.part.workload.references ?? []).map((r: { label: string }) => r.label));
       const parts: string[] = [];
       for (const v of pick) {
-        const at = a.rows.filter((r) => r.trace === trace && !refs.has(r.label) && (first === undefined || !(first in r.axes) || r.axes[first] === v) && others.every((o) => !(o in r.axes) || r.axes[o] === middle[o]));
+        const setting = a.rows.filter((r) => r.trace === trace && !refs.has(r.label) && (first === undefined || !(first in r.axes) || r.axes[first] === v) && others.every((o) => !(o in r.axes) || r.axes[o] === middle[o]));
+        // At a budget, a row that is not on the budget axis (no budget, or one of its own) competes only if its
+        // mean cost is within that budget.
+        const onAxis = first === 'budgetFraction' ? setting.find((r) => first in r.axes && r.budgetMs !== null) : undefined;
+        const at = onAxis ? setting.filter((r) => (first as string) in r.axes || (r.metrics.meanCostMs?.mean ?? Infinity) <= onAxis.budgetMs!) : setting;
         const ranked = at.filter((r) => r.metrics[metric] && Number.isFinite(r.metrics[metric].mean)).sort((x, y) => (better === 'lower' ? 1 : -1) * (x.metrics[metric].mean - y.metrics[metric].mean));
         if (ranked.length === 0) continue;
         const top = ranked[0];
-        const budgeted = at.find((r) => r.budgetMs !== null && first === 'budgetFraction' && first in r.axes);
-        const ms = budgeted ? ` (B=${budgeted.budgetMs!.toFixed(3)} ms)` : '';
+        const ms = onAxis ? ` (B=${onAxis.budgetMs!.toFixed(3)} ms)` : '';
         parts.push(`${first ? `${first}=${v}${ms}: ` : ''}${top.label} ${fmt(top.metrics[metric])}${top.metrics.meanCostMs ? ` at ${num(top.metrics.meanCostMs.mean)} ms` : ''}`);
       }
       lines.push(`  ${name(trace)}: ${parts.join('; ')}`);

@@ -137,10 +137,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length;
 }
 
-/** The summary value of a sample-level estimate (with `n` seeds). */
-export function fromEstimate(e: Estimate, n: number): SummaryStat {
+/**
+ * The summary value of a sample-level estimate pooling `n` seeds; `stochastic`: the seeds' exits differ, so the
+ * interval is the two-level one (default: n > 1).
+ */
+export function fromEstimate(e: Estimate, n: number, stochastic = n > 1): SummaryStat {
   const ci = percentileInterval(e);
-  return { mean: ci.mean, lo: ci.lo, hi: ci.hi, n, method: n > 1 ? 'bootstrap×seeds' : 'bootstrap' };
+  return { mean: ci.mean, lo: ci.lo, hi: ci.hi, n, method: stochastic ? 'bootstrap×seeds' : 'bootstrap' };
 }
 
 /**
