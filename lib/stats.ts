@@ -619,19 +619,70 @@ export function percentileInterval(e: Estimate, level = 0.95): Interval {
 }
 
 /**
- * Two-sided bootstrap p-value of H0 "the statistic is 0" (for a paired difference): twice the smaller share of
- * replicates at or beyond 0 on either side, with the +1 correction so it is never 0: min(1, 2·(min(#≤0, #≥0) + 1) /
- * (R + 1)). Two identical policies (every replicate exactly 0) get p = 1.
+ * Two-sided bootstrap p-value of H0 "the statistic is 0" (for a paired difference). With enough replicates on the
+ * far side of 0 (≥ 10) it is the counted share, doubled, with the +1 correction: min(1, 2·(min(#≤0, #≥0) + 1) /
+ * (R + 1)). Beyond that the count cannot resolve the tail — its floor 2/(R + 1) ≈ 0.001 would make any difference
+ * a tie after Holm over more than ~50 comparisons — so the tail is read from a normal fit to the replicates,
+ * 2·Φ(−|point| / sd(replicates)) (Efron & Tibshirani 1993, §16.4's normal approximation of the bootstrap
+ * distribution). Two identical policies (every replicate exactly 0) get p = 1.
  */
 export function bootstrapPValue(diff: Estimate): number {
+  const R = diff.replicates.length;
   let le = 0;
   let ge = 0;
+  let sum = 0;
   for (const x of diff.replicates) {
     if (x <= 0) le++;
     if (x >= 0) ge++;
+    sum += x;
   }
-  if (le === diff.replicates.length && ge === diff.replicates.length) return 1;
-  return Math.min(1, (2 * (Math.min(le, ge) + 1)) / (diff.replicates.length + 1));
+  if (le === R && ge === R) return 1;
+  const far = Math.min(le, ge);
+  if (far >= 10) return Math.min(1, (2 * (far + 1)) / (R + 1));
+  const mean = sum / R;
+  let ss = 0;
+  for (const x of diff.replicates) ss += (x - mean) ** 2;
+  const sd = Math.sqrt(ss / (R - 1));
+  if (!(sd > 0)) return diff.point === 0 ? 1 : 0;
+  return Math.min(1, 2 * normalCdf(-Math.abs(diff.point) / sd));
+}
+
+/** Standard normal CDF Φ(z), from the regularised incomplete gamma of ½z² (exact to double precision). */
+function normalCdf(z: number): number {
+  // Φ(−|z|) = ½·Q(½, z²/2) = ½·(1 − P(½, z²/2)); P via its series, Q via its continued fraction (NR §6.2).
+  const x = (z * z) / 2;
+  let q: number;
+  if (x < 1.5) {
+    let term = 1 / 0.5;
+    let sum = term;
+    for (let n = 1; n < 200; n++) {
+      term *= x / (0.5 + n);
+      sum += term;
+      if (term < sum * 1e-16) break;
+    }
+    q = 1 - sum * Math.exp(-x + 0.5 * Math.log(x) - logGamma(0.5));
+  } else {
+    const tiny = 1e-300;
+    let b = x + 0.5;
+    let c = 1 / tiny;
+    let d = 1 / b;
+    let h = d;
+    for (let i = 1; i < 300; i++) {
+      const an = -i * (i - 0.5);
+      b += 2;
+      d = an * d + b;
+      if (Math.abs(d) < tiny) d = tiny;
+      c = b + an / c;
+      if (Math.abs(c) < tiny) c = tiny;
+      d = 1 / d;
+      const del = d * c;
+      h *= del;
+      if (Math.abs(del - 1) < 1e-16) break;
+    }
+    q = Math.exp(-x + 0.5 * Math.log(x) - logGamma(0.5)) * h;
+  }
+  const tail = q / 2;
+  return z < 0 ? tail : 1 - tail;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

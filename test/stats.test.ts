@@ -144,6 +144,20 @@ s('several seeds: identical seeds reduce to one; differing seeds widen the inter
   assert.ok(ci.lo < 0.7 && ci.hi > 0.7);
 });
 
+s('bootstrap p-value: counted when the far tail has replicates, normal tail beyond the count\'s floor', () => {
+  const R = 2000;
+  const rng = new Rng(6);
+  // Replicates ~ N(0.5, 1): 30.9% at or below 0 → p ≈ 0.617 by counting.
+  const wide = { point: 0.5, replicates: Float64Array.from({ length: R }, () => 0.5 + rng.normal()) };
+  close(bootstrapPValue(wide), 0.617, 0.05);
+  // Replicates ~ N(5, 1): none below 0; the normal tail gives 2Φ(−5) = 5.7e-7, far below the count's floor 0.001.
+  const far = { point: 5, replicates: Float64Array.from({ length: R }, () => 5 + rng.normal()) };
+  const p = bootstrapPValue(far);
+  assert.ok(p > 1e-7 && p < 2e-6, String(p));
+  // Φ itself at known points: 2Φ(−1.959964) = 0.05.
+  close(bootstrapPValue({ point: 1.959963984540054, replicates: Float64Array.from({ length: R }, (_, i) => 1.959963984540054 + normalQuantile((i + 0.5) / R)) }), 0.05, 0.002);
+});
+
 s('exact McNemar matches hand-computed binomial tails', () => {
   // b = 1, c = 6: P[X ≤ 1] = (1 + 7)/2^7 = 0.0625, p = 0.125.
   close(mcnemarExact(1, 6), 0.125, 1e-12);
