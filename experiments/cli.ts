@@ -9,7 +9,7 @@
  *   slurm <experiment> --shards N --out DIR [--submit]   the sharded run as a Slurm array job + merge job
  *   kubernetes <experiment> --shards N --image I --claim C --out DIR   the same as a Kubernetes Indexed Job
  * `run` runs the cells in a pool of worker threads with a progress bar (plain lines when not a terminal), writes
- * the report and prints its summary.
+ * the report and prints its short headline (headline.txt; the full tables are in summary.md).
  *
  * Exit codes (also in README): 0 ok; 1 the run failed (some cells failed — recorded, listed, retried by
  * --resume — or an error while writing the report);
@@ -215,7 +215,9 @@ async function commandRun(experiment: string, flags: RunFlags): Promise<void> {
     onProgress: progressReporter(decl.id),
   });
   const report = await writeReport(out);
-  console.log(readFileSync(join(out, 'summary.md'), 'utf8'));
+  // The short headline; the full tables are in summary.md beside the report.
+  console.log(readFileSync(join(out, 'headline.txt'), 'utf8'));
+  console.log(`full tables: ${join(out, 'summary.md')}; figures: ${join(out, 'figures')}/`);
   console.log(`${result.ran} cells run, ${result.skipped} already recorded; records ${join(out, 'cells.jsonl')}`);
   console.log(`report: ${report}`);
   if (result.foreign.length > 0) console.error(`exitlab: set aside ${result.foreign.length} record(s) of other cells in ${join(out, 'cells.foreign.jsonl')}: ${result.foreign.slice(0, 5).join(', ')}${result.foreign.length > 5 ? ', …' : ''}`);
@@ -381,7 +383,7 @@ export function program(): Command {
     )
     .action(commandRun);
   p.command('report')
-    .description('rewrite summary.csv, summary.md and report.html of a run directory from its records')
+    .description('rewrite summary.csv, summary.md, headline.txt, report.html and figures/ of a run directory from its records')
     .argument('<dir>', 'run directory')
     .action(async (dir: string) => {
       const [, , { writeReport }] = await harness();

@@ -6,8 +6,9 @@
  * - BranchyNet: budgeted thresholds on entropy (`budgeted-threshold`, score entropy),
  * and, outside the budget grid (PABEE has no budget), PABEE as the static `threshold` on `patience` at patience
  * 1, 2, 3 (cost/accuracy points; both fixtures have K = 4), plus the oracle (cheapest correct exit) that every
- * offline part adds. Each budgeted record carries `budgetMetOnTest` (mean test cost ≤ B) next to the cost its fit
- * promised on validation (`fitExpectedCostMs`), so "meets the budget" is judged on data it was not fitted on.
+ * offline part adds. Each budgeted record carries `testOvershootPct` (how far the mean test cost exceeds B, in
+ * percent) next to the cost its fit promised on validation (`fitExpectedCostMs`), so "meets the budget" is judged
+ * on data it was not fitted on.
  *
  * Run: npx exitlab run eenet-sweep [--quick] [--seeds 1,2,3] [--out DIR]. The recorded result is
  * docs/results/eenet-sweep.md.

@@ -1,8 +1,10 @@
 /**
  * `exitlab`: the evaluation core. Traces and their files, utility scores, the policy contract and registry
  * types, the job driver (`drive.ts`), the online reward and contexts (`reward.ts`), calibration, the seeded
- * random generator and synthetic traces. Policies are in `exitlab/policies`, the harnesses (offline, queue) in `exitlab/experiments`, property-testing tools in `exitlab/testing`, and the
- * TensorFlow.js backend picker in `exitlab/tensor` (kept apart so importing the core never loads TensorFlow.js).
+ * random generator, synthetic traces and the statistics for comparing policies (`stats.ts`: paired bootstrap,
+ * McNemar, Holm, Wilson, budget curves). Policies are in `exitlab/policies`, the harnesses (offline, queue) in
+ * `exitlab/experiments`, property-testing tools in `exitlab/testing`, and the TensorFlow.js backend picker in
+ * `exitlab/tensor` (kept apart so importing the core never loads TensorFlow.js).
  */
 export * from './errors.ts';
 export * from './trace.ts';
@@ -21,3 +23,4 @@ export * from './guarantee.ts';
 export * from './synthetic.ts';
 export * from './reward.ts';
 export * from './drive.ts';
+export * from './stats.ts';

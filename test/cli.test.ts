@@ -133,9 +133,11 @@ s('run by path: header, run directory, summary and report; workers capped at the
   assert.match(r.out, new RegExp(`synthetic-k3-c10\\s+${trace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   assert.match(r.out, new RegExp(`seeds 1, 2; ${CELLS} cells; 0 already recorded, ${CELLS} to run`));
   assert.match(r.out, /worker threads? \(asked for 64; capped at /);
-  assert.match(r.out, /# cli-test/);
+  // The short headline (not the whole summary.md, which stays in the run directory).
+  assert.match(r.out, /^cli-test: 2 seed\(s\); 95% intervals; full tables in summary\.md$/m);
+  assert.not.match(r.out, /# cli-test/);
   assert.match(r.out, new RegExp(`${CELLS} cells run, 0 already recorded`));
-  for (const f of ['config.json', 'run.json', 'cells.jsonl', 'summary.md', 'summary.csv', 'report.html']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['config.json', 'run.json', 'cells.jsonl', 'summary.md', 'summary.csv', 'headline.txt', 'report.html', 'figures']) assert.ok(existsSync(join(out, f)), f);
   assert.is(readRecords(out).length, CELLS);
   assert.ok(readRecords(out).some((rec) => rec.label === 'rate-based'));
   // A second run into the same directory must be asked for (--resume), and then runs nothing.

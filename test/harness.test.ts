@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -235,27 +235,41 @@ s('a CLI run killed with SIGKILL mid-sweep and resumed equals an uninterrupted r
   assert.equal(canonical(out), canonical(join(dir, 'unkilled')));
 });
 
-s('report: one plot per declared axis per part, exit shares, summary with confidence intervals and baselines', async () => {
+s('report: one plot per declared axis with several values, exit shares, figures on their own, intervals, paired tests and a headline', async () => {
   const html = readFileSync(await writeReport(join(dir, 'w0')), 'utf8');
   const axesOf = (part: string) => [...html.matchAll(new RegExp(`<figure data-part="${part}" data-axis="([^"]+)">`, 'g'))].map((m) => m[1]);
-  assert.equal(axesOf('offline'), ['budgetFraction', 'exit-shares']);
-  assert.equal(axesOf('queue'), ['lambdaOverMu', 'bufferSize', 'arrivals', 'exit-shares']);
+  assert.equal(axesOf('offline').filter((a) => a !== 'budgetFraction-flops'), ['budgetFraction', 'exit-shares']);
+  // bufferSize has a single value: no plot along it.
+  assert.equal(axesOf('queue'), ['lambdaOverMu', 'arrivals', 'exit-shares']);
   assert.equal(axesOf('online'), ['beta', 'stream', 'regret-curves', 'exit-shares']);
-  assert.is((html.match(/<svg /g) ?? []).length, 10);
+  const nFigures = (html.match(/<figure /g) ?? []).length;
+  assert.is((html.match(/<svg /g) ?? []).length, nFigures);
   assert.not.match(html, /<script/);
+  // Every plot also on its own: one SVG, CSV and Vega-Lite spec each.
+  const files = readdirSync(join(dir, 'w0', 'figures'));
+  for (const ext of ['.svg', '.csv', '.vl.json']) assert.is(files.filter((f) => f.endsWith(ext)).length, nFigures, ext);
+  assert.ok(files.includes('queue-lambda-over-mu.svg') && files.includes('offline-exit-shares.csv'));
+  const spec = JSON.parse(readFileSync(join(dir, 'w0', 'figures', 'queue-lambda-over-mu.vl.json'), 'utf8'));
+  assert.ok(Array.isArray(spec.data.values) && spec.data.values.length > 0);
   const md = readFileSync(join(dir, 'w0', 'summary.md'), 'utf8');
-  assert.match(md, /\d\.\d{4} ± \d\.\d{4}/);
   // What was run: each trace's model name and manifest path, in the summary and the report.
   assert.ok(md.includes(`Traces: synthetic-k4-c10 (${traceA}), synthetic-k3-c5 (${traceB}).`), md.slice(0, 400));
   assert.ok(html.includes(`synthetic-k4-c10 (${traceA})`));
-  assert.match(md, /rate-based vs plain/);
+  assert.match(md, /\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]/);
+  assert.match(md, /McNemar \(exact\)|paired bootstrap/);
+  assert.match(md, /Holm-adjusted/);
+  assert.match(md, /Welch t over seeds/);
+  assert.match(md, /## Models: every exit/);
+  assert.match(md, /budget curves/);
   assert.match(md, /oracle/);
   // Online: the improvement of each policy over the best baseline, per (trace, stream, β).
   assert.match(md, /online: against the best baseline in each cell/);
   assert.match(md, /dee gap closed/);
   assert.match(md, /-?\d+\.\d\d%/);
+  const head = readFileSync(join(dir, 'w0', 'headline.txt'), 'utf8').trimEnd().split('\n');
+  assert.ok(head.length <= 60 && head.some((l) => /vs plain: \d+ better, \d+ worse/.test(l)), head.join('\n'));
   const csv = readFileSync(join(dir, 'w0', 'summary.csv'), 'utf8').split('\n');
-  assert.match(csv[0], /^part,trace,model,policy,.*accuracy_mean,accuracy_ci95/);
+  assert.match(csv[0], /^part,trace,model,policy,.*accuracy_mean,accuracy_lo,accuracy_hi,accuracy_method/);
   // 2 traces × (2 + 2 + oracle) offline rows + 2 × 4 × 3 queue rows + 2 × 4 × 3 online rows = 58 (seeds folded).
   assert.is(csv.filter(Boolean).length, 1 + 58);
 });

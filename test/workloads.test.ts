@@ -15,6 +15,7 @@ import { InputError } from '../lib/errors.ts';
 import { writeTraceManifest } from '../lib/io.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
+import { decodeExits } from '../lib/stats.ts';
 import { defineExperiment, expandCells, resolveExperiment, type ExperimentDecl } from '../experiments/harness/experiment.ts';
 import { runCell } from '../experiments/harness/cell.ts';
 import { summarize, summaryMarkdown } from '../experiments/harness/report.ts';
@@ -95,7 +96,12 @@ s('one cell of each workload: records carry their kind and the model, only decla
     assert.is(r.model, 'synthetic-k4-c10');
   }
   const off = records[1];
-  assert.ok(off.budgetMs !== null && 'budgetMetOnTest' in off.metrics && 'costOverBudget' in off.metrics);
+  assert.ok(off.budgetMs !== null && 'testOvershootPct' in off.metrics);
+  // Every test sample's exit, compactly: decodes to N exits that reproduce the recorded accuracy's exit shares.
+  const shares = new Float64Array(4);
+  const exits = decodeExits(off.exits!, 300, 4);
+  for (const e of exits) shares[e] += 1 / exits.length;
+  shares.forEach((s, k) => assert.ok(Math.abs(s - off.exitShares[k]) < 1e-9));
   const on = records[3];
   assert.is(on.series?.t.length, 3);
   assert.ok(on.metrics.lastWindowReward <= on.metrics.oracleReward + 1e-12);

@@ -68,5 +68,6 @@ export async function runCell(cell: Cell): Promise<CellRecord> {
     metrics: out.metrics,
     exitShares: out.exitShares,
     ...(out.series ? { series: out.series } : {}),
+    ...(out.exits !== undefined ? { exits: out.exits } : {}),
   };
 }

@@ -5,6 +5,7 @@
  */
 import { InputError } from '../../lib/errors.ts';
 import { evaluateOracle, runPolicy, summarizeExits } from '../../lib/offline.ts';
+import { encodeExits } from '../../lib/stats.ts';
 import { axis, instantiate, isFraction, knownKeys } from './common.ts';
 import type { Axis, PolicyInfo, Workload } from './types.ts';
 
@@ -45,24 +46,27 @@ export const offline: Workload<OfflineWorkloadDecl, OfflineAxes | undefined, Rec
   quick: (workload) => workload,
   async run(cell, ctx) {
     if (cell.reference) {
-      const { result } = evaluateOracle(ctx.test);
-      return { metrics: { accuracy: result.accuracy, meanCostMs: result.meanCostMs, relativeCost: result.relativeCost }, exitShares: result.exitShares };
+      const { result, exits } = evaluateOracle(ctx.test);
+      return { metrics: { accuracy: result.accuracy, meanCostMs: result.meanCostMs, relativeCost: result.relativeCost }, exitShares: result.exitShares, exits: encodeExits(exits) };
     }
     const policy = instantiate(ctx.spec!, cell.params, { seed: cell.seed, model: ctx.model });
     const budgetMs = ctx.budgetMs;
     const fit = policy.fit?.(ctx.validation, budgetMs === undefined ? {} : { budgetMs });
-    const result = summarizeExits(runPolicy(policy, ctx.test), ctx.test);
+    const exits = runPolicy(policy, ctx.test);
+    const result = summarizeExits(exits, ctx.test);
     return {
       metrics: {
         accuracy: result.accuracy,
         meanCostMs: result.meanCostMs,
         relativeCost: result.relativeCost,
         ...(fit?.expectedCostMs === undefined ? {} : { fitExpectedCostMs: fit.expectedCostMs }),
-        // Judged on the test split, which the fit never saw: met (1/0), and by how much the mean cost exceeds B
-        // (relative; negative = under budget), since a miss of 0.1% and one of 20% are not the same failure.
-        ...(budgetMs === undefined ? {} : { budgetMetOnTest: result.meanCostMs <= budgetMs ? 1 : 0, costOverBudget: result.meanCostMs / budgetMs - 1 }),
+        // Judged on the test split, which the fit never saw: by how much the mean cost exceeds B, in percent
+        // (negative = under budget). A 0/1 "met" would call a miss of 0.1% and one of 20% the same failure, and
+        // has no sample-level interval; the report gives this one a paired-bootstrap interval from the exits.
+        ...(budgetMs === undefined ? {} : { testOvershootPct: (result.meanCostMs / budgetMs - 1) * 100 }),
       },
       exitShares: result.exitShares,
+      exits: encodeExits(exits),
     };
   },
   metrics: [
@@ -70,8 +74,7 @@ export const offline: Workload<OfflineWorkloadDecl, OfflineAxes | undefined, Rec
     { name: 'meanCostMs', description: 'mean cumulative cost per test sample', unit: 'ms', kind: 'mean', better: 'lower', summary: true },
     { name: 'relativeCost', description: 'mean cost over the last exit’s cost', unit: '', kind: 'mean', better: 'lower', summary: true },
     { name: 'fitExpectedCostMs', description: 'mean cost the fit promised on the validation split', unit: 'ms', kind: 'mean' },
-    { name: 'budgetMetOnTest', description: '1 if the test mean cost is within the budget, else 0 (budgeted policies)', unit: '', kind: 'share', better: 'higher', summary: true },
-    { name: 'costOverBudget', description: 'test mean cost / budget − 1 (negative: under budget)', unit: '', kind: 'mean', better: 'lower', summary: true },
+    { name: 'testOvershootPct', description: '(test mean cost / budget − 1)·100: how far the test split’s mean cost exceeds the budget (negative: under it)', unit: '%', kind: 'mean', summary: true },
   ],
   rankBy: 'accuracy',
   plots: (parsed) =>

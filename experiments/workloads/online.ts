@@ -175,9 +175,10 @@ export const online: Workload<OnlineWorkloadDecl, OnlineAxes, OnlineOptions> = {
     {
       kind: 'series' as const,
       id: 'regret-curves',
-      title: 'Per-input regret within each window of the stream',
-      x: { series: 't', title: 'inputs seen' },
-      yTitle: 'regret / input',
+      title: 'Cumulative regret R(t) over the stream (R(t)/t → 0 is a learner that stops losing)',
+      x: { series: 't', title: 'inputs seen t' },
+      yTitle: 'cumulative regret R(t)',
+      cumulative: true,
       y: [
         { series: 'regretHindsight', title: 'hindsight rule' },
         { series: 'regretOracle', title: 'oracle' },

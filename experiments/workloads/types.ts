@@ -125,6 +125,11 @@ export interface CellOutput {
   readonly exitShares: readonly number[];
   /** Curves (name → values), each declared in `Workload.series`; equal lengths within a record. */
   readonly series?: Readonly<Record<string, readonly number[]>>;
+  /**
+   * The exit of every test sample, in test order, as `encodeExits` writes it (base64, one byte per sample): with
+   * it the report compares two policies sample by sample (paired bootstrap, McNemar). Offline records.
+   */
+  readonly exits?: string;
 }
 
 /** A finished cell: the cell's identity plus its metrics. One line of `cells.jsonl`. */
@@ -214,6 +219,11 @@ export type PlotDecl =
       /** One row of panels per curve; `yTitle` labels their common y axis. */
       readonly y: readonly { readonly series: string; readonly title: string }[];
       readonly yTitle: string;
+      /**
+       * Plot the running sum Σ_{j ≤ i} y_j·(x_j − x_{j−1}) instead of y: per-window means (regret per input within
+       * each window) become the cumulative curve (total regret after x inputs).
+       */
+      readonly cumulative?: boolean;
     };
 
 /**
