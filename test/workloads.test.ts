@@ -200,8 +200,8 @@ s('the built-in experiment modules validate and expand; the DEE study covers eve
   }
   // 2 fixtures × 3 streams × 3 β × 8 policies × 3 seeds; quick: one β, one seed.
   assert.equal(counts['dee-study'], [432, 48]);
-  // queue-sweep: 2 fixtures × 3 arrival processes × 3 B × 8 λ/μ × 11 policies × 5 seeds; quick: B = 10, 3 λ/μ, one seed.
-  assert.equal(counts['queue-sweep'], [2 * 3 * 3 * 8 * 11 * 5, 2 * 3 * 1 * 3 * 11]);
+  // queue-sweep: 3 fixtures × 3 arrival processes × 3 B × 8 λ/μ × 11 policies × 5 seeds; quick: B = 10, 3 λ/μ, one seed.
+  assert.equal(counts['queue-sweep'], [3 * 3 * 3 * 8 * 11 * 5, 3 * 3 * 1 * 3 * 11]);
 });
 
 s('with --trace the summary names the model and manifest run, not the declared fixtures', async () => {

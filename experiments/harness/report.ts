@@ -728,7 +728,7 @@ export async function writeReport(dir: string): Promise<string> {
   const exits = exitTable(decl.traces);
   const md = summaryMarkdown(decl, rows, { exitTable: exits, analyses }) + failedSection(contents.failures);
   atomicWrite(join(dir, 'summary.md'), md);
-  atomicWrite(join(dir, 'headline.txt'), headline(decl, analyses, rows));
+  atomicWrite(join(dir, 'headline.txt'), headline(decl, analyses, rows) + failedSection(contents.failures));
   const run = existsSync(join(dir, 'run.json')) ? readFileSync(join(dir, 'run.json'), 'utf8') : '{}';
   // One colour and mark per policy label across the whole report, in declaration order.
   const styles = policyStyles([...parts.flatMap((p) => p.decl.policies.map((x) => x.label)), ...parts.flatMap((p) => (p.workload.references ?? []).map((r: { label: string }) => r.label))]);
