@@ -20,7 +20,9 @@
  *   aggregates the stream into a table indexed by each input's bin path (x_0, …, x_{K−2}) holding, per exit m,
  *   the sum of r_m — enough to evaluate any rule exactly, in memory independent of the stream length
  *   (bins^(K−1)·(2K+1) numbers). The rule is then searched on that table: exhaustively over all monotone
- *   threshold rules (exit at m iff bin ≥ θ_m, θ_m ∈ 0..bins; exact over that class), then by coordinate ascent
+ *   threshold rules (exit at m iff bin ≥ θ_m, θ_m ∈ 0..bins; exact over that class) when that is at most 2·10^7
+ *   (rule, occupied cell) evaluations — with 6 exits and 10 bins it is 1.6·10^5 rules over thousands of cells,
+ *   seconds per cell, so many-exit models skip it — then by coordinate ascent
  *   over all 2^((K−1)·bins) rules, flipping one (m, bin) at a time while the total reward improves, started from
  *   the best threshold rule and from the backward-induction rule. The search over general rules is not
  *   guaranteed to find the global optimum, so the reported reference is a lower bound on the best per-context
@@ -601,10 +603,10 @@ export function bestContextRule(reward: Float64Array, count: Float64Array, K: nu
     for (let m = 0; m < D; m++) for (let x = theta[m]; x < bins; x++) r[m * bins + x] = 1;
     return r;
   };
-  // 1. Exhaustive over monotone threshold rules, when there are at most 2·10^5 of them.
+  // 1. Exhaustive over monotone threshold rules, when that costs at most 2·10^7 (rule, occupied cell) evaluations.
   let best: Uint8Array = new Uint8Array(D * bins);
   let bestValue = value(best);
-  if ((bins + 1) ** D <= 2e5) {
+  if ((bins + 1) ** D * cells.length <= 2e7) {
     const theta = new Int32Array(D);
     for (;;) {
       const r = fromThresholds(theta);
