@@ -203,7 +203,13 @@ async function main(): Promise<void> {
   // unsharded run is therefore its merge on its own, and that is what the shards' merge must equal byte for byte.
   exitlab(['merge', join(work, 'ref'), '--out', join(work, 'ref-canonical')], process.env);
   const reference = readFileSync(join(work, 'ref-canonical', 'cells.jsonl'), 'utf8');
-  const cluster = await startCluster();
+  let cluster: Cluster;
+  try {
+    cluster = await startCluster();
+  } catch (err) {
+    // The daemons' own error lines are in the message (tailLogs): this machine cannot run a local Slurm.
+    cannotRun(`the local Slurm did not start: ${(err as Error).message}`);
+  }
   let failed = 0;
   const check = (ok: boolean, what: string) => {
     console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
