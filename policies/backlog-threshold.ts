@@ -29,9 +29,21 @@
  * - `backlog`: with q jobs waiting, T = (K − q)/λ̂ is the expected time until the buffer fills; the dearest rung
  *   with (q + 1)·p(b) ≤ T (the rate-based scheduler's time budget, on rungs); none: the cheapest.
  * With no rate estimate yet (first job, offline) or an unbounded buffer, `model` and `backlog` use the dearest rung.
+ *
+ * `guarantee: { kind: 'cost', delta, bound?, pathFraction?, points? }` (issue 18; lib/guarantee.ts) certifies every
+ * rung's budget: the validation samples are shuffled with the policy's seeded stream and split; on the path part
+ * (share `pathFraction`, default 0.5) the MSDNet budget → thresholds map is fitted, and for each rung budget b its
+ * thresholds are the point that Learn-then-Test chooses along that map's path from the first exit's cost to b, tested
+ * on the held-out part (`fitOnPath`, Waudby-Smith–Ramdas or Hoeffding–Bentkus bound). So each rung's mean cost on new
+ * data is ≤ its budget with probability ≥ 1 − δ (per rung, not simultaneously over the ladder: for all rungs at
+ * once, pass δ / rungs). The rung statistics (shares, mean service, c², accuracy) and the Pareto front are then
+ * measured on the held-out part under the certified thresholds, so the controls reason with numbers that the
+ * thresholds were not fitted to.
  */
-import { exitsByThresholds, geometricShares, thresholdsBySorting } from '../lib/calibrate.ts';
+import { ThresholdCalibrator, exitsByThresholds, geometricShares, thresholdsBySorting } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
+import { budgetPathFrom, fitOnPath, parseCostGuarantee, subsetScored, type CostGuarantee } from '../lib/guarantee.ts';
+import type { Rng } from '../lib/random.ts';
 import { mg1kLoss } from './mg1k.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
@@ -52,9 +64,11 @@ export interface BacklogThresholdParams {
   readonly lossTarget: number;
   /** Relative width of the λ̂ buckets the `model` control caches its choice for. */
   readonly rateBucket: number;
+  /** Optional: certify each rung's budget on held-out validation samples (module comment). */
+  readonly guarantee?: CostGuarantee;
 }
 
-/** One rung of the ladder, measured on the validation trace it was fitted on. */
+/** One rung of the ladder, measured on the validation trace it was fitted on (with `guarantee`: on its held-out part). */
 export interface Rung {
   /** The budget it was calibrated to, ms. */
   readonly budgetMs: number;
@@ -76,14 +90,52 @@ export interface Rung {
  * @returns rungs with strictly increasing `meanMs` and strictly increasing `accuracy`; at least one.
  */
 export function fitLadder(validation: ScoredTrace, score: string, nBudgets: number): Rung[] {
-  const { nExits: K, costMs, nSamples: N } = validation.trace;
+  const { nExits: K, costMs } = validation.trace;
   const values = validation.scores.get(score);
-  const correct = validation.scores.correct;
+  return ladderFrom(validation, score, budgetGrid(costMs, nBudgets, K).map((b) => ({ budgetMs: b, thresholds: thresholdsBySorting(values, K, geometricShares(costMs, b)) })));
+}
+
+/** The rung budgets: `nBudgets` evenly spaced from the first exit's cost to the last's, ms. */
+function budgetGrid(costMs: readonly number[], nBudgets: number, K: number): number[] {
+  // The last grid point is the last exit's cost exactly (no rounding below it): the plain network is a candidate.
+  return Array.from({ length: nBudgets }, (_, j) => (j === nBudgets - 1 ? costMs[K - 1] : costMs[0] + ((costMs[K - 1] - costMs[0]) * j) / (nBudgets - 1)));
+}
+
+/**
+ * The ladder with certified budgets (module comment): rung j's thresholds are chosen by `fitOnPath` along the MSDNet
+ * budget path of the path part, from the first exit's cost to budget b_j, tested on the held-out part; the rung
+ * statistics and the Pareto front come from the held-out part.
+ * @param rng the policy's stream (the split is forked from it).
+ * With fewer than 2 validation samples nothing can be both fitted and tested: the only rung is the safe end
+ * (everyone leaves at exit 0, cost exactly the first exit's ≤ every budget), measured on the whole trace.
+ */
+export function fitGuaranteedLadder(validation: ScoredTrace, score: string, nBudgets: number, g: CostGuarantee, rng: Rng): Rung[] {
+  const { nExits: K, costMs, nSamples: N } = validation.trace;
+  if (N < 2) return ladderFrom(validation, score, [{ budgetMs: costMs[0], thresholds: new Float64Array(K).fill(-Infinity) }]);
+  const order = new Int32Array(N);
+  for (let n = 0; n < N; n++) order[n] = n;
+  rng.fork('backlog-threshold guarantee order').shuffle(order);
+  // Same split rule as fitRiskControlled (lib/guarantee.ts): both parts non-empty.
+  const nPath = Math.min(N - 1, Math.max(1, Math.round(g.pathFraction * N)));
+  const pathPart = subsetScored(validation, order.subarray(0, nPath));
+  const heldOut = subsetScored(validation, order.subarray(nPath));
+  // One sort per exit of the path part serves every rung's path.
+  const calibrator = new ThresholdCalibrator(pathPart.scores.get(score), K);
+  const data = { scores: heldOut.scores.get(score), correct: heldOut.scores.correct, nExits: K, costMs };
+  const rungs = budgetGrid(costMs, nBudgets, K).map((b) => {
+    const path = budgetPathFrom((x) => calibrator.fit(geometricShares(costMs, x)).thresholds, K, costMs, costMs[0], b, b === costMs[0] ? 1 : g.points);
+    return { budgetMs: b, thresholds: fitOnPath(path, data, { kind: 'cost', budgetMs: b }, { method: 'ltt', delta: g.delta, bound: g.bound }).thresholds };
+  });
+  return ladderFrom(heldOut, score, rungs);
+}
+
+/** Rung statistics of given thresholds measured on `trace`, then the Pareto front of (mean service, accuracy). */
+function ladderFrom(trace: ScoredTrace, score: string, points: readonly { budgetMs: number; thresholds: Float64Array }[]): Rung[] {
+  const { nExits: K, costMs, nSamples: N } = trace.trace;
+  const values = trace.scores.get(score);
+  const correct = trace.scores.correct;
   const all: Rung[] = [];
-  for (let j = 0; j < nBudgets; j++) {
-    // The last grid point is the last exit's cost exactly (no rounding below it): the plain network is a candidate.
-    const budgetMs = j === nBudgets - 1 ? costMs[K - 1] : costMs[0] + ((costMs[K - 1] - costMs[0]) * j) / (nBudgets - 1);
-    const thresholds = thresholdsBySorting(values, K, geometricShares(costMs, budgetMs));
+  for (const { budgetMs, thresholds } of points) {
     const exits = exitsByThresholds(values, K, thresholds);
     const counts = new Float64Array(K);
     let ok = 0;
@@ -146,6 +198,7 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
     { control: 'reactive', score: 'entropy' },
     { control: 'backlog', score: 'margin', rungs: 8 },
     { control: 'model', score: 'patience', rungs: 5, lossTarget: 0.1 },
+    { control: 'backlog', rungs: 6, guarantee: { kind: 'cost', delta: 0.1, points: 20 } },
   ],
   budgeted: false,
   parse(raw) {
@@ -155,10 +208,11 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
     const rungs = r.number('rungs', this.defaults.rungs, { min: 2, max: 1000, integer: true });
     const lossTarget = r.number('lossTarget', this.defaults.lossTarget, { min: 0, max: 1 });
     const rateBucket = r.number('rateBucket', this.defaults.rateBucket, { min: 1e-6, max: 1 });
+    const guarantee = parseCostGuarantee('policy "backlog-threshold"', r.optionalObject('guarantee'));
     r.done();
-    return { score, control, rungs, lossTarget, rateBucket };
+    return guarantee ? { score, control, rungs, lossTarget, rateBucket, guarantee } : { score, control, rungs, lossTarget, rateBucket };
   },
-  create(params, { model }): Policy {
+  create(params, { model, rng }): Policy {
     const src = 'policy "backlog-threshold"';
     if (!model.scoreNames.includes(params.score)) {
       throw new InputError(src, 'params.score', `one of ${model.scoreNames.join(', ')}`, JSON.stringify(params.score));
@@ -183,9 +237,9 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
       return undefined;
     };
     return {
-      name: `backlog-threshold (${control}, ${score}${control === 'model' ? `, ε=${lossTarget}` : ''})`,
+      name: `backlog-threshold (${control}, ${score}${control === 'model' ? `, ε=${lossTarget}` : ''}${params.guarantee ? `, rungs ≤ budget w.p. ≥ ${1 - params.guarantee.delta}` : ''})`,
       fit(validation) {
-        ladder = fitLadder(validation, score, params.rungs);
+        ladder = params.guarantee ? fitGuaranteedLadder(validation, score, params.rungs, params.guarantee, rng) : fitLadder(validation, score, params.rungs);
         top = ladder.length - 1;
         cache = new Map();
         cacheCapacity = NaN;

@@ -7,6 +7,17 @@
  *
  * Budgeted: on the data it was fitted on, mean cost ≤ B.
  *
+ * `guarantee: { kind: 'cost', delta, bound?, pathFraction?, points? }` (issue 18; lib/guarantee.ts) makes the budget
+ * hold on new data: with probability ≥ 1 − δ over an exchangeable validation set, the mean cost per new sample is
+ * ≤ B. The validation samples are shuffled with the policy's seeded stream and split: a share `pathFraction`
+ * (default 0.5) trains EENet for B and fits its budget → thresholds map (π̄ of the trained heads kept within each
+ * budget b, `sharesWithinBudget`, then the sorting procedure on the learned q) at budgets from the first exit's
+ * cost up to min(B, c_K); the other part, which neither training nor the map saw, tests those points from the
+ * cheapest end with Learn-then-Test fixed-sequence testing and a Waudby-Smith–Ramdas (default) or
+ * Hoeffding–Bentkus upper confidence bound on the normalised mean cost (`fitOnPath`, lib/risk.ts). The scores the
+ * test uses are EENet's own learned q on that part (`eenetScores`), the ones `decide` thresholds. Without the
+ * option the fit is the plain one, bit for bit.
+ *
  * Fitting and deciding are plain JavaScript (training: the fused step of `fused.ts`; TensorFlow.js only states the
  * loss for the gradient test); a fitted
  * or loaded policy decides in plain JavaScript (g_k is linear: C + 2 + k multiply-adds per exit).
@@ -56,13 +67,30 @@
  */
 import { InputError } from '../../lib/errors.ts';
 import type { ExitView, ModelInfo, Policy, PolicyContext } from '../../lib/policy.ts';
+import { ThresholdCalibrator } from '../../lib/calibrate.ts';
+import { budgetPathFrom, fitOnPath, parseCostGuarantee, subsetScored, type CostGuarantee } from '../../lib/guarantee.ts';
 import { ParamReader, type PolicySpec } from '../../lib/registry.ts';
-import { DEFAULT_EENET_CONFIG, checkConfig, scoreAt, type EENetConfig, type FittedEENet } from './model.ts';
+import type { ScoredTrace } from '../../lib/scores.ts';
+import {
+  DEFAULT_EENET_CONFIG,
+  checkConfig,
+  eenetScores,
+  evaluateThresholds,
+  exitProbabilities,
+  meanShares,
+  scoreAt,
+  sharesWithinBudget,
+  type EENetConfig,
+  type FittedEENet,
+} from './model.ts';
 import { eenetFromJSON, eenetToJSON, type EENetJSON } from './serialisation.ts';
 import { fitEENet } from './training.ts';
 
-/** Parameters of `eenet`: the training configuration (see `EENetConfig` for units and reference values). */
-export type EENetParams = EENetConfig;
+/**
+ * Parameters of `eenet`: the training configuration (see `EENetConfig` for units and reference values) and,
+ * optionally, a cost guarantee (module comment).
+ */
+export type EENetParams = EENetConfig & { readonly guarantee?: CostGuarantee };
 
 /** An EENet policy: the contract plus access to the fitted model for saving. */
 export interface EENetPolicy extends Policy {
@@ -74,7 +102,79 @@ export interface EENetPolicy extends Policy {
 
 const SRC = 'policy "eenet"';
 
-function makePolicy(config: EENetConfig, ctx: PolicyContext | undefined, loaded: FittedEENet | undefined): EENetPolicy {
+/** What `fitGuaranteed` returns: the fitted model and the fit's statistics for `details`. */
+interface GuaranteedFit {
+  readonly model: FittedEENet;
+  /** Mean cost on the whole validation trace under the certified thresholds, ms. */
+  readonly meanCostMs: number;
+  readonly details: Record<string, unknown>;
+}
+
+/**
+ * The guaranteed fit (module comment): shuffle, train on the path part, budget path on the path part, Learn-then-Test
+ * on the held-out part.
+ * With fewer than 2 validation samples the path cannot be both fitted and tested: the model is trained on what
+ * there is and the safe end is returned (everyone leaves at exit 0, cost exactly c₀ ≤ B), as `fitRiskControlled` does.
+ */
+function fitGuaranteed(validation: ScoredTrace, B: number, config: EENetConfig, g: CostGuarantee, rng: PolicyContext['rng']): GuaranteedFit {
+  const { nSamples: N, nExits: K, costMs } = validation.trace;
+  if (!(B >= costMs[0])) throw new InputError(SRC, 'budgetMs', `a budget ≥ the first exit's cost ${costMs[0]} ms`, String(B));
+  if (N < 2) {
+    const trained = fitEENet(validation, B, config, rng.fork('eenet'));
+    const thresholds = new Float64Array(K).fill(-Infinity);
+    const shares = costMs.map((_, k) => (k === 0 ? 1 : 0));
+    const all = evaluateThresholds(eenetScores(trained.model.weights, validation), thresholds, validation);
+    return {
+      model: { weights: trained.model.weights, thresholds, shares, budgetMs: B, costMs: [...costMs], config },
+      meanCostMs: all.meanCostMs,
+      details: { thresholds: Array.from(thresholds), shares, validationAccuracy: all.accuracy, pathBudgetMs: costMs[0], pathIndex: 0, nPath: N, nTest: 0, chosenTrial: trained.chosen, trials: trained.trials },
+    };
+  }
+  const order = new Int32Array(N);
+  for (let n = 0; n < N; n++) order[n] = n;
+  rng.fork('eenet guarantee order').shuffle(order);
+  // Same split rule as fitRiskControlled (lib/guarantee.ts): both parts non-empty.
+  const nPath = Math.min(N - 1, Math.max(1, Math.round(g.pathFraction * N)));
+  const pathPart = subsetScored(validation, order.subarray(0, nPath));
+  const testPart = subsetScored(validation, order.subarray(nPath));
+  const trained = fitEENet(pathPart, B, config, rng.fork('eenet'));
+  const w = trained.model.weights;
+  // The budget → thresholds map of the trained model on the path part only: q and π̄ once, then per budget b the
+  // shares kept within b and the sorting procedure (ThresholdCalibrator: thresholdsBySorting's values, one sort).
+  const qPath = eenetScores(w, pathPart);
+  const pbar = meanShares(exitProbabilities(w, pathPart, qPath), K);
+  const calibrator = new ThresholdCalibrator(qPath, K);
+  const hi = Math.min(B, costMs[K - 1]);
+  const path = budgetPathFrom((b) => calibrator.fit(sharesWithinBudget(pbar, costMs, b)).thresholds, K, costMs, costMs[0], hi, hi === costMs[0] ? 1 : g.points);
+  const qTest = eenetScores(w, testPart);
+  const fit = fitOnPath(path, { scores: qTest, correct: testPart.scores.correct, nExits: K, costMs }, { kind: 'cost', budgetMs: B }, { method: 'ltt', delta: g.delta, bound: g.bound });
+  const thresholds = fit.thresholds;
+  // Shares the chosen point was sorted for; the safe end (everyone at exit 0) was not sorted at all.
+  const shares = fit.parameter === costMs[0] ? costMs.map((_, k) => (k === 0 ? 1 : 0)) : sharesWithinBudget(pbar, costMs, fit.parameter);
+  const heldOut = evaluateThresholds(qTest, thresholds, testPart);
+  const all = evaluateThresholds(eenetScores(w, validation), thresholds, validation);
+  return {
+    model: { weights: w, thresholds, shares, budgetMs: B, costMs: [...costMs], config },
+    meanCostMs: all.meanCostMs,
+    details: {
+      thresholds: Array.from(thresholds),
+      pbar,
+      shares,
+      validationAccuracy: all.accuracy,
+      pathBudgetMs: fit.parameter,
+      pathIndex: fit.pathIndex,
+      nPath,
+      nTest: N - nPath,
+      heldOutCostMs: heldOut.meanCostMs,
+      heldOutAccuracy: heldOut.accuracy,
+      pValues: fit.selection.pValues.slice(-2),
+      chosenTrial: trained.chosen,
+      trials: trained.trials,
+    },
+  };
+}
+
+function makePolicy(config: EENetConfig, ctx: PolicyContext | undefined, loaded: FittedEENet | undefined, guarantee?: CostGuarantee): EENetPolicy {
   let fitted = loaded;
   let label = loaded ? `eenet (B=${+loaded.budgetMs.toFixed(4)} ms, loaded)` : 'eenet';
   // Scratch for q_0..q_k of the sample being decided, reused across calls (no allocation per decision).
@@ -103,6 +203,13 @@ function makePolicy(config: EENetConfig, ctx: PolicyContext | undefined, loaded:
       const B = objective.budgetMs;
       if (B === undefined) throw new InputError(SRC, 'budgetMs', 'a budget in milliseconds for fit()', 'none');
       if (!ctx) throw new InputError(SRC, 'fit', 'a policy created with a random stream (createEENetPolicy) to train', 'a loaded policy');
+      if (guarantee) {
+        const gf = fitGuaranteed(validation, B, config, guarantee, ctx.rng);
+        fitted = gf.model;
+        q = new Float64Array(validation.trace.nExits);
+        label = `eenet (B=${+B.toFixed(4)} ms, ≤ B w.p. ≥ ${1 - guarantee.delta})`;
+        return { expectedCostMs: gf.meanCostMs, details: gf.details };
+      }
       const r = fitEENet(validation, B, config, ctx.rng.fork('eenet'));
       fitted = r.model;
       q = new Float64Array(validation.trace.nExits);
@@ -151,8 +258,10 @@ function makePolicy(config: EENetConfig, ctx: PolicyContext | undefined, loaded:
 
 /** Create an EENet policy (unfitted) with validated parameters. */
 export function createEENetPolicy(params: EENetParams, ctx: PolicyContext): EENetPolicy {
-  checkConfig(SRC, params);
-  return makePolicy(params, ctx, undefined);
+  // The guarantee is a fitting option, not part of the model's training configuration (nor of its saved JSON).
+  const { guarantee, ...config } = params;
+  checkConfig(SRC, config);
+  return makePolicy(config, ctx, undefined, guarantee);
 }
 
 /**
@@ -179,12 +288,15 @@ export const eenet: PolicySpec<EENetParams> = {
   description: 'EENet (Ilhan et al., WACV 2024): learned exit scores and budget-driven exit assignment, thresholds by sorting.',
   defaults: DEFAULT_EENET_CONFIG,
   // Few trials and epochs: the conformance suite fits this dozens of times.
-  testParams: () => [{ trials: 2, epochs: 4, patience: 2, period: 1, lr: 1e-2 }],
+  testParams: () => [
+    { trials: 2, epochs: 4, patience: 2, period: 1, lr: 1e-2 },
+    { trials: 1, epochs: 4, patience: 2, period: 1, lr: 1e-2, guarantee: { kind: 'cost', delta: 0.1, points: 20 } },
+  ],
   budgeted: true,
   parse(raw) {
     const r = new ParamReader(SRC, raw);
     const d = this.defaults;
-    const p: EENetParams = {
+    const p: EENetConfig = {
       trials: r.number('trials', d.trials, { min: 1, integer: true }),
       epochs: r.number('epochs', d.epochs, { min: 1, integer: true }),
       patience: r.number('patience', d.patience, { min: 1, integer: true }),
@@ -200,8 +312,9 @@ export const eenet: PolicySpec<EENetParams> = {
       costGate: r.number('costGate', d.costGate, { min: Number.MIN_VALUE }),
       selectTolerance: r.number('selectTolerance', d.selectTolerance, { min: Number.MIN_VALUE }),
     };
+    const guarantee = parseCostGuarantee(SRC, r.optionalObject('guarantee'));
     r.done();
-    return p;
+    return guarantee ? { ...p, guarantee } : p;
   },
   create(params, ctx): Policy {
     return createEENetPolicy(params, ctx);
