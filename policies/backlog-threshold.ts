@@ -40,7 +40,7 @@
  * measured on the held-out part under the certified thresholds, so the controls reason with numbers that the
  * thresholds were not fitted to.
  */
-import { ThresholdCalibrator, exitsByThresholds, geometricShares, thresholdsBySorting } from '../lib/calibrate.ts';
+import { ThresholdCalibrator, calibratorFor, exitsByThresholds, geometricShares } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
 import { budgetPathFrom, fitOnPath, parseCostGuarantee, subsetScored, type CostGuarantee } from '../lib/guarantee.ts';
 import type { Rng } from '../lib/random.ts';
@@ -91,8 +91,9 @@ export interface Rung {
  */
 export function fitLadder(validation: ScoredTrace, score: string, nBudgets: number): Rung[] {
   const { nExits: K, costMs } = validation.trace;
-  const values = validation.scores.get(score);
-  return ladderFrom(validation, score, budgetGrid(costMs, nBudgets, K).map((b) => ({ budgetMs: b, thresholds: thresholdsBySorting(values, K, geometricShares(costMs, b)) })));
+  // One sort per exit serves every rung (the same thresholds as `thresholdsBySorting`, bit for bit).
+  const calibrator = calibratorFor(validation.scores.get(score), K);
+  return ladderFrom(validation, score, budgetGrid(costMs, nBudgets, K).map((b) => ({ budgetMs: b, thresholds: calibrator.fit(geometricShares(costMs, b)).thresholds })));
 }
 
 /** The rung budgets: `nBudgets` evenly spaced from the first exit's cost to the last's, ms. */
