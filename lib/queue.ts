@@ -200,33 +200,20 @@ export class LogHistogram {
   }
 }
 
-/** The totals a run accumulates, from which `queueMetrics` derives the summary. */
-interface RunTotals {
-  readonly policy: string;
-  readonly trace: string;
-  readonly bufferCapacity: number;
-  readonly seed: number;
-  readonly arrivals: number;
-  readonly served: number;
-  readonly lost: number;
+/** The totals a run accumulates, from which `queueMetrics` derives the summary (the shared fields mean the same). */
+interface RunTotals
+  extends Pick<QueueMetrics, 'policy' | 'trace' | 'bufferCapacity' | 'seed' | 'arrivals' | 'served' | 'lost' | 'inSystemAtEnd' | 'maxQueue' | 'elapsedMs' | 'warmupEndMs' | 'maxResponseMs'> {
   /** Served jobs whose exit was correct. */
   readonly correct: number;
-  readonly inSystemAtEnd: number;
-  readonly maxQueue: number;
   /** Served jobs per exit, length K. */
   readonly exitCounts: Float64Array;
   /** Response times of served jobs. */
   readonly hist: LogHistogram;
-  /** Measured span, ms: from the end of the warm-up to the last event. */
-  readonly elapsedMs: number;
-  /** When the warm-up ended, ms (0 without one; Infinity if the run ended first). */
-  readonly warmupEndMs: number;
   /** Time the server was busy, ms. */
   readonly busyMs: number;
   /** ∫ jobs in system dt, job·ms. */
   readonly areaInSystem: number;
   readonly sumResponseMs: number;
-  readonly maxResponseMs: number;
   readonly sumServiceMs: number;
 }
 
