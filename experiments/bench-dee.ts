@@ -13,8 +13,7 @@ import { parseArgs } from 'node:util';
 import { loadTrace } from '../lib/io.ts';
 import { runOnline, stationaryStream } from '../lib/online.ts';
 import { modelInfo } from '../lib/policy.ts';
-import { Rng } from '../lib/random.ts';
-import type { RawParams } from '../lib/registry.ts';
+import { instantiate, type RawParams } from '../lib/registry.ts';
 import { textTable } from '../lib/report.ts';
 import { scoreTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
@@ -44,7 +43,7 @@ const rows: (string | number)[][] = [];
 for (const [label, name, params] of entries) {
   const spec = getPolicySpec(name);
   const make = () => {
-    const p = spec.create(spec.parse(params), { rng: new Rng(1), model: modelInfo(scored) });
+    const p = instantiate(spec, params, { seed: 1, model: modelInfo(scored) });
     p.fit?.(fitOn, {});
     return p;
   };
