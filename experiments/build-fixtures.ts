@@ -6,7 +6,7 @@
  *
  *   npm run fixtures -- --data ../shared/datasets [--only fashion-mnist-wide|fashion-mnist-cnn|nsl-kdd-mlp]
  *     [--out fixtures] [--seed 1] [--from-model] [--more-epochs E] [--init-from DIR] [--freeze] [--train-subset N] [--epochs E]
- *     [--note TEXT]
+ *     [--augment flip,shift=P] [--note TEXT]
  *
  * `--data` holds `fashion-mnist/` (the four IDX .gz files) and `nsl-kdd/` (KDDTrain+_20Percent.txt,
  * KDDTest+.txt, Field-Names.csv, Attack-Types.csv). Everything random (initial weights, data splits, batch
@@ -21,7 +21,8 @@
  * training split and `--epochs E` overrides the epoch count: both for trying settings quickly; the values are
  * recorded in the manifest. fashion-mnist-wide starts from the trained fashion-mnist-cnn (`--init-from`, by
  * default `<out>/fashion-mnist-cnn`, which a full run builds first); `--freeze --epochs 0` keeps that model's
- * layers as they are and only fits the new input heads.
+ * layers as they are and only fits the new input heads. `--augment flip,shift=2` trains fashion-mnist-wide on
+ * randomly mirrored and shifted images (fresh per epoch, from the seeded batch generator).
  */
 import { cpus, platform, arch } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -222,8 +223,26 @@ interface TrainControl {
   readonly initFrom: string | undefined;
   /** fashion-mnist-wide: train nothing but the new input heads (exits 1 and 2), keeping the cnn's layers as they are. */
   readonly freeze: boolean;
+  /** fashion-mnist-wide: augment the training images (mirror and/or shift); undefined = none. */
+  readonly augment: { readonly flip: boolean; readonly shiftPx: number } | undefined;
 }
-let control: TrainControl = { fromModel: false, trainSubset: undefined, epochs: undefined, moreEpochs: undefined, initFrom: undefined, freeze: false };
+let control: TrainControl = { fromModel: false, trainSubset: undefined, epochs: undefined, moreEpochs: undefined, initFrom: undefined, freeze: false, augment: undefined };
+
+/**
+ * Parse `--augment`: a comma-separated list of `flip` (random horizontal mirror) and `shift=P` (random
+ * translation by up to P pixels each way), e.g. `flip,shift=2`.
+ */
+function parseAugment(v: string): { flip: boolean; shiftPx: number } {
+  let flip = false;
+  let shiftPx = 0;
+  for (const part of v.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const m = /^shift=(\d+)$/.exec(part);
+    if (part === 'flip') flip = true;
+    else if (m && Number(m[1]) <= 13) shiftPx = Number(m[1]);
+    else throw new InputError('command line', '--augment', 'a comma-separated list of flip and shift=P (P an integer 0..13), e.g. flip,shift=2', JSON.stringify(v));
+  }
+  return { flip, shiftPx };
+}
 
 /**
  * Train `build()`'s model (or reload it with `--from-model`) and save it with its training log at once, so a
@@ -251,6 +270,7 @@ async function trainOrLoad(
     // Continue training: the same loss at half the last run's starting step size, with the same step decay.
     const E = control.moreEpochs;
     const more = { ...settings, epochs: E, learningRate: meta.training.settings.learningRate / 2, lrMultipliers: Array.from({ length: E }, (_, e) => [0.05, 0.12, 0.25, 0.5][E - 1 - e] ?? 1) };
+    const augment = settings.augment;
     const { x, y } = data();
     const ts = performance.now();
     const epochs = await trainMultiExit(model, x, y, more, rng.fork(`continue-${meta.training.epochs.length}`), (m) => log(`${name}: ${m}`), monitor ? () => monitor(model) : undefined);
@@ -258,7 +278,7 @@ async function trainOrLoad(
     const trainSeconds = meta.training.trainSeconds + (performance.now() - ts) / 1000;
     const first = meta.training.epochs.length;
     const all = [...meta.training.epochs, ...epochs.map((e) => ({ ...e, epoch: first + e.epoch }))];
-    const merged = { ...meta.training.settings, continued: { epochs: E, learningRate: more.learningRate, lrMultipliers: more.lrMultipliers } };
+    const merged = { ...meta.training.settings, continued: { epochs: E, learningRate: more.learningRate, lrMultipliers: more.lrMultipliers, ...(augment ? { augment } : {}) } };
     await saveLayersModel(model, outDir, modelMetadata(name, classNames, model.outputs.length, outputs, { settings: merged, epochs: all, trainSeconds }));
     log(`${name}: trained ${E} more epochs; model saved to ${outDir}`);
     return { model, settings: merged, epochs: all, trainSeconds };
@@ -374,6 +394,7 @@ async function buildFashionWide(dataDir: string, outDir: string, seed: number, b
     outputs: 'logits' as const,
     architecture: arch,
     ...(control.trainSubset !== undefined ? { trainSubset: control.trainSubset } : {}),
+    ...(control.augment ? { augment: control.augment } : {}),
     warmStart: { from: 'fashion-mnist-cnn (model.json + weights.bin), trained by this script', frozen: control.freeze },
     inputHeads: { exits: Object.keys(WIDE_INPUT_HEADS), fittedAlone: { optimizer: 'adam', learningRate: 0.02, batchSize: 512, epochs: INPUT_HEAD_EPOCHS }, thenFixed: true },
     seed,
@@ -504,7 +525,7 @@ async function main(): Promise<void> {
     options: {
       data: { type: 'string' }, only: { type: 'string' }, out: { type: 'string', default: 'fixtures' }, seed: { type: 'string', default: '1' }, note: { type: 'string' },
       'from-model': { type: 'boolean', default: false }, 'train-subset': { type: 'string' }, epochs: { type: 'string' }, 'more-epochs': { type: 'string' },
-      'init-from': { type: 'string' }, freeze: { type: 'boolean', default: false },
+      'init-from': { type: 'string' }, freeze: { type: 'boolean', default: false }, augment: { type: 'string' },
     },
   });
   const count = (flag: string, v: string | undefined, min = 1): number | undefined => {
@@ -516,6 +537,7 @@ async function main(): Promise<void> {
   control = {
     fromModel: values['from-model'] ?? false, trainSubset: count('train-subset', values['train-subset']), epochs: count('epochs', values.epochs, 0), moreEpochs: count('more-epochs', values['more-epochs']),
     initFrom: values['init-from'] === undefined ? undefined : resolve(values['init-from']), freeze: values.freeze ?? false,
+    augment: values.augment === undefined ? undefined : parseAugment(values.augment),
   };
 
   if (!values.data) throw new InputError('command line', '--data', 'the datasets folder, e.g. --data ../shared/datasets');
