@@ -5,7 +5,8 @@
  * `simulate`, policy creation and fit outside the clock) and memory before and after each run: with records off
  * it must not grow with the number of jobs.
  *
- * Policies: fixed exit, ordinary EEN, the three schedulers and the three backlog-threshold controls.
+ * Policies: fixed exit, ordinary EEN, the three schedulers, the three backlog-threshold controls on max-prob and
+ * the model control on EENet's learned score.
  * Every policy is timed **cold**: a fresh instance, fitted, and its first run timed, with no warm-up run. For the
  * model-based scheduler that means its module-level table of solved π emptied first (`resetModelBasedCache`), so
  * every rate bucket the run meets is solved inside the timed run; it is then timed **warm** (a second fresh
@@ -83,6 +84,8 @@ rates.push(['model-based, warm', run('model-based, warm (π table filled)', mode
 rates.push(['rate-based, cold', run('rate-based, cold', rateBased, {}, undefined)]);
 // Backlog-aware thresholds (issue 17): a rung chosen in `commit`, then one `decide` per exit run.
 for (const control of ['model', 'reactive', 'backlog']) rates.push([`backlog-threshold (${control}), cold`, run(`backlog-threshold (${control}), cold`, backlogThreshold, { control }, undefined)]);
+// The same on EENet's learned score (EENet's training in `fit`, outside the clock): q_0..q_k recomputed per decision.
+rates.push(['backlog-threshold (model, eenet), cold', run('backlog-threshold (model, eenet), cold', backlogThreshold, { control: 'model', score: 'eenet' }, undefined)]);
 
 if (!values['no-reference']) {
   const script = resolve(dirname(fileURLToPath(import.meta.url)), 'bench-queue-ref.py');

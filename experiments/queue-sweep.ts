@@ -5,7 +5,8 @@
  * measured arrivals per cell after a warm-up of 2,000 (7920 cells, about 9 min on 2 cores). Policies: the plain
  * network, the ordinary EEN (budgeted max-prob thresholds, budget half-way between the first and last exit's
  * cost), the three single-exit schedulers of Casale & Roveri (reactive, model-based, rate-based), and our
- * backlog-threshold family with each of its three controls on the max-prob and entropy scores.
+ * backlog-threshold family with each of its three controls on the max-prob and entropy scores, and its model
+ * control on EENet's learned score (`bt-model-eenet`).
  * Run: npx exitlab run queue-sweep [--quick]. The recorded result is docs/results/queue-sweep.md; its headline
  * table comes from `npx tsx experiments/queue-sweep-headline.ts DIR`.
  */
@@ -31,6 +32,9 @@ export default defineExperiment({
         { label: 'model-based', policy: 'model-based' },
         { label: 'rate-based', policy: 'rate-based' },
         ...controls,
+        // EENet's learned utility as the ladder's score, in one variant (issue 17): trained once per fixture and
+        // seed for the middle budget (memoised across the cells that share it), then calibrated like the others.
+        { label: 'bt-model-eenet', policy: 'backlog-threshold', params: { control: 'model', score: 'eenet' } },
       ],
       axes: { lambdaOverMu: [0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0], bufferSize: [5, 10, 50], arrivals: ['poisson', 'bursty', 'steps'] },
       baselines: ['EEN', 'model-based', 'rate-based'],

@@ -30,6 +30,17 @@
  *   with (q + 1)·p(b) ≤ T (the rate-based scheduler's time budget, on rungs); none: the cheapest.
  * With no rate estimate yet (first job, offline) or an unbounded buffer, `model` and `backlog` use the dearest rung.
  *
+ * `score: 'eenet'` thresholds EENet's learned utility q_k (Ilhan et al., WACV 2024; `policies/eenet/`) instead of a
+ * core score: `fit` first trains EENet on the validation trace for one budget, `eenet.budgetFraction` of the way
+ * from the first exit's cost to the last's (default ½; `eenet` also takes any EENet training parameter), then fits
+ * the ladder on q with the same budget calibration. Only q is kept: EENet's own exit-assignment heads and thresholds
+ * are trained for one budget, whereas the ladder needs thresholds for every rung. At a decision q_0..q_k are
+ * recomputed from the view (g_k is linear in exit k's probabilities, max-prob, entropy confidence and the clamped
+ * earlier q) and compared in float32, as the `eenet` policy does. The trained weights are memoised per validation
+ * trace, training budget, configuration and stream seed, so the cells of a sweep that share them train once; the
+ * memo returns what training would, bit for bit. Not combinable with `guarantee`: q is trained on the whole
+ * validation trace, so no part of it is left unseen to certify on.
+ *
  * `guarantee: { kind: 'cost', delta, bound?, pathFraction?, points? }` (issue 18; lib/guarantee.ts) certifies every
  * rung's budget: the validation samples are shuffled with the policy's seeded stream and split; on the path part
  * (share `pathFraction`, default 0.5) the MSDNet budget → thresholds map is fitted, and for each rung budget b its
@@ -48,13 +59,16 @@ import { mg1kLoss } from './mg1k.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 import type { ScoredTrace } from '../lib/scores.ts';
+import { eenet as eenetSpec } from './eenet/spec.ts';
+import { eenetScores, scoreAt, type EENetConfig, type EENetWeights } from './eenet/model.ts';
+import { fitEENet } from './eenet/training.ts';
 
 /** How the rung is chosen at job start. */
 export type BacklogControl = 'model' | 'reactive' | 'backlog';
 
 /** Parameters of `backlog-threshold`. */
 export interface BacklogThresholdParams {
-  /** Score the thresholds apply to (any core score). */
+  /** Score the thresholds apply to: any core score, or `'eenet'` for EENet's learned utility (module comment). */
   readonly score: string;
   /** Rung choice at job start. */
   readonly control: BacklogControl;
@@ -66,6 +80,38 @@ export interface BacklogThresholdParams {
   readonly rateBucket: number;
   /** Optional: certify each rung's budget on held-out validation samples (module comment). */
   readonly guarantee?: CostGuarantee;
+  /** With `score: 'eenet'`: EENet's training budget and configuration (module comment). */
+  readonly eenet?: LearnedScoreParams;
+}
+
+/** How `score: 'eenet'` trains the learned score. */
+export interface LearnedScoreParams {
+  /** Training budget as a fraction of the way from the first exit's cost (0) to the last's (1). */
+  readonly budgetFraction: number;
+  /** EENet's training configuration (`DEFAULT_EENET_CONFIG` unless overridden). */
+  readonly config: EENetConfig;
+}
+
+/** Trained EENet weights by validation trace, then by canonical (budget, configuration, stream seed). */
+const learnedMemo = new WeakMap<ScoredTrace, Map<string, EENetWeights>>();
+/** Entries kept per validation trace (oldest dropped first), so a long run's memory stays bounded. */
+const LEARNED_MEMO_SIZE = 64;
+
+/**
+ * EENet's weights trained on `validation` for `budgetMs` with the stream `rng` — from the memo when the same
+ * (trace object, budget, configuration, stream seed) was trained before. Training is deterministic in those, so
+ * the memo changes nothing but the time.
+ */
+function learnedWeights(validation: ScoredTrace, budgetMs: number, config: EENetConfig, rng: Rng): EENetWeights {
+  let byKey = learnedMemo.get(validation);
+  if (!byKey) learnedMemo.set(validation, (byKey = new Map()));
+  const key = JSON.stringify([budgetMs, rng.seed, Object.entries(config).sort(([a], [b]) => (a < b ? -1 : 1))]);
+  const hit = byKey.get(key);
+  if (hit) return hit;
+  const weights = fitEENet(validation, budgetMs, config, rng).model.weights;
+  if (byKey.size >= LEARNED_MEMO_SIZE) byKey.delete(byKey.keys().next().value as string);
+  byKey.set(key, weights);
+  return weights;
 }
 
 /** One rung of the ladder, measured on the validation trace it was fitted on (with `guarantee`: on its held-out part). */
@@ -200,6 +246,7 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
     { control: 'backlog', score: 'margin', rungs: 8 },
     { control: 'model', score: 'patience', rungs: 5, lossTarget: 0.1 },
     { control: 'backlog', rungs: 6, guarantee: { kind: 'cost', delta: 0.1, points: 20 } },
+    { control: 'model', score: 'eenet', rungs: 6, eenet: { trials: 1, epochs: 4, patience: 2, period: 1, lr: 1e-2 } },
   ],
   budgeted: false,
   parse(raw) {
@@ -210,14 +257,33 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
     const lossTarget = r.number('lossTarget', this.defaults.lossTarget, { min: 0, max: 1 });
     const rateBucket = r.number('rateBucket', this.defaults.rateBucket, { min: 1e-6, max: 1 });
     const guarantee = parseCostGuarantee('policy "backlog-threshold"', r.optionalObject('guarantee'));
+    const rawLearned = r.optionalObject('eenet');
     r.done();
-    return guarantee ? { score, control, rungs, lossTarget, rateBucket, guarantee } : { score, control, rungs, lossTarget, rateBucket };
+    const src = 'policy "backlog-threshold"';
+    if (rawLearned !== undefined && score !== 'eenet') throw new InputError(src, 'params.eenet', 'absent unless score is "eenet"', JSON.stringify(rawLearned));
+    let learned: LearnedScoreParams | undefined;
+    if (score === 'eenet') {
+      if (guarantee) throw new InputError(src, 'params.guarantee', 'absent with score "eenet" (the learned score is trained on all of validation, leaving nothing unseen to certify on)', JSON.stringify(guarantee));
+      const { budgetFraction: rawFraction, ...rest } = rawLearned ?? {};
+      const lr = new ParamReader(`${src} params.eenet`, { budgetFraction: rawFraction });
+      const budgetFraction = lr.number('budgetFraction', 0.5, { min: 0, max: 1 });
+      lr.done();
+      if ('guarantee' in rest) throw new InputError(`${src} params.eenet`, 'guarantee', 'absent (see params.guarantee)', JSON.stringify(rest.guarantee));
+      learned = { budgetFraction, config: eenetSpec.parse(rest) };
+    }
+    const base = { score, control, rungs, lossTarget, rateBucket };
+    return learned ? { ...base, eenet: learned } : guarantee ? { ...base, guarantee } : base;
   },
   create(params, { model, rng }): Policy {
     const src = 'policy "backlog-threshold"';
-    if (!model.scoreNames.includes(params.score)) {
-      throw new InputError(src, 'params.score', `one of ${model.scoreNames.join(', ')}`, JSON.stringify(params.score));
+    const learned = params.score === 'eenet' ? (params.eenet ?? { budgetFraction: 0.5, config: eenetSpec.parse({}) }) : undefined;
+    if (!learned && !model.scoreNames.includes(params.score)) {
+      throw new InputError(src, 'params.score', `one of ${[...model.scoreNames, 'eenet'].join(', ')}`, JSON.stringify(params.score));
     }
+    // score 'eenet': the trained g_k weights, and scratch for q_0..q_k of the job being decided.
+    let g: readonly Float64Array[] = [];
+    let nClasses = 0;
+    let q = new Float64Array(model.nExits);
     const { score, control, lossTarget } = params;
     const logBase = Math.log(1 + params.rateBucket);
     let ladder: Rung[] | undefined;
@@ -240,7 +306,19 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
     return {
       name: `backlog-threshold (${control}, ${score}${control === 'model' ? `, ε=${lossTarget}` : ''}${params.guarantee ? `, rungs ≤ budget w.p. ≥ ${1 - params.guarantee.delta}` : ''})`,
       fit(validation) {
-        ladder = params.guarantee ? fitGuaranteedLadder(validation, score, params.rungs, params.guarantee, rng) : fitLadder(validation, score, params.rungs);
+        let fitOn = validation;
+        let learnedDetails: Record<string, unknown> | undefined;
+        if (learned) {
+          const c = validation.trace.costMs;
+          const budgetMs = c[0] + learned.budgetFraction * (c[c.length - 1] - c[0]);
+          const w = learnedWeights(validation, budgetMs, learned.config, rng.fork('eenet score'));
+          g = w.g;
+          nClasses = w.nClasses;
+          q = new Float64Array(w.nExits);
+          fitOn = { trace: validation.trace, scores: validation.scores.withScore('eenet', eenetScores(w, validation)) };
+          learnedDetails = { eenetTrainingBudgetMs: budgetMs };
+        }
+        ladder = params.guarantee ? fitGuaranteedLadder(fitOn, score, params.rungs, params.guarantee, rng) : fitLadder(fitOn, score, params.rungs);
         top = ladder.length - 1;
         cache = new Map();
         cacheCapacity = NaN;
@@ -249,6 +327,7 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
         use(top);
         return {
           details: {
+            ...learnedDetails,
             rungs: ladder.map((r) => ({ budgetMs: r.budgetMs, meanMs: r.meanMs, scv: r.scv, accuracy: r.accuracy, shares: r.shares, thresholds: Array.from(r.thresholds) })),
           },
         };
@@ -282,7 +361,12 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
       },
       decide(view) {
         if (!ladder) throw new InputError(src, 'fit', 'fit(validation) before the first decision', 'an unfitted policy');
-        return view.score(score) >= theta[view.exit] ? 'exit' : 'continue';
+        if (!learned) return view.score(score) >= theta[view.exit] ? 'exit' : 'continue';
+        // EENet's q_k from the view, as the eenet policy decides (recomputed from exit 0: the view is the only
+        // source of earlier exits' outputs); the ladder's thresholds are float32 q values, hence the fround.
+        const k = view.exit;
+        for (let j = 0; j <= k; j++) q[j] = scoreAt(g[j], nClasses, view.probs(j), 0, view.score('maxprob', j), view.score('entropy', j), q, j);
+        return Math.fround(q[k]) >= theta[k] ? 'exit' : 'continue';
       },
       onEvent(event) {
         if (control !== 'reactive' || !ladder) return;

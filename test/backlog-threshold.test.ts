@@ -9,6 +9,7 @@ import { Rng } from '../lib/random.ts';
 import { scoreTrace } from '../lib/scores.ts';
 import { syntheticTrace } from '../lib/synthetic.ts';
 import { InputError } from '../lib/errors.ts';
+import { eenetScores, fitEENet, scoreAt } from '../policies/eenet/index.ts';
 
 const s = suite('backlog-threshold');
 const validation = scoreTrace(syntheticTrace({ nSamples: 3000, nExits: 4, seed: 31 }));
@@ -188,6 +189,70 @@ s('bad parameters are InputErrors naming the parameter; an unfitted policy says 
   assert.throws(() => backlogThreshold.create(backlogThreshold.parse({ score: 'nope' }), { rng: new Rng(1), model: modelInfo(validation) }), (e: unknown) => e instanceof InputError && /params\.score/.test((e as Error).message));
   const p = backlogThreshold.create(backlogThreshold.parse({}), { rng: new Rng(1), model: modelInfo(validation) });
   assert.throws(() => p.commit!(state(0, 5, 1)), (e: unknown) => e instanceof InputError && /fit\(validation\)/.test((e as Error).message));
+});
+
+s("score 'eenet': the ladder is fitted on EENet's learned q, decisions threshold q recomputed from the view, training is memoised without changing a bit", () => {
+  const eenetParams = { trials: 1, epochs: 6, patience: 3, period: 1, lr: 1e-2 };
+  const raw = { control: 'backlog', score: 'eenet', rungs: 8, eenet: { ...eenetParams, budgetFraction: 0.25 } };
+  const parsed = backlogThreshold.parse(raw);
+  const create = (seed: number) => backlogThreshold.create(parsed, { rng: new Rng(seed), model: modelInfo(validation) });
+  const p = create(1);
+  const details = p.fit!(validation, {}).details as { eenetTrainingBudgetMs: number; rungs: { thresholds: number[]; shares: number[]; accuracy: number }[] };
+  assert.ok(Math.abs(details.eenetTrainingBudgetMs - (cost[0] + 0.25 * (cost[K - 1] - cost[0]))) < 1e-12);
+  // The same training by hand: the policy's stream forked as the policy forks it.
+  const w = fitEENet(validation, details.eenetTrainingBudgetMs, (parsed.eenet as { config: Parameters<typeof fitEENet>[2] }).config, new Rng(1).fork('eenet score')).model.weights;
+  const q = eenetScores(w, validation);
+  const withQ = { trace: validation.trace, scores: validation.scores.withScore('eenet', q) };
+  const ladder = fitLadder(withQ, 'eenet', 8);
+  assert.equal(details.rungs.map((r) => r.thresholds), ladder.map((r) => Array.from(r.thresholds)));
+  // Not the max-prob ladder: the shares are the budgets' (MSDNet's rule, whatever the score), but the learned
+  // score picks other samples for them, so the rungs' accuracies differ.
+  assert.not.equal(ladder.map((r) => r.accuracy), fitLadder(validation, 'maxprob', 8).map((r) => r.accuracy));
+  // A state whose backlog puts the policy on a middle rung (the dearest sends nearly everyone to the last exit);
+  // each decision is then q_k ≥ θ_k of that rung, with q from the view.
+  const rate = 2 / cost[K - 1];
+  let ql = 0;
+  while (ql < 50 && !(backlogRung(ladder, ql, rate, 51) > 0 && backlogRung(ladder, ql, rate, 51) < ladder.length - 1)) ql++;
+  const mid = backlogRung(ladder, ql, rate, 51);
+  assert.ok(mid > 0 && mid < ladder.length - 1, `no middle rung reachable (ladder of ${ladder.length})`);
+  const t = ladder[mid].thresholds;
+  const cursor = new TraceCursor(test);
+  const qt = eenetScores(w, test);
+  let exits = 0;
+  for (let n = 0; n < 300; n++) {
+    for (let k = 0; k < K - 1; k++) {
+      cursor.moveTo(n, k);
+      p.commit!(state(ql, 50, rate));
+      const d = p.decide!(cursor.view);
+      assert.is(d, qt[n * K + k] >= t[k] ? 'exit' : 'continue', `sample ${n} exit ${k}`);
+      if (d === 'exit') exits++;
+    }
+  }
+  assert.ok(exits > 0);
+  // scoreAt is the formula eenetScores uses (a change to one without the other would show here).
+  assert.is(Math.fround(scoreAt(w.g[0], validation.trace.nClasses, validation.trace.probs, 0, validation.scores.get('maxprob')[0], validation.scores.get('entropy')[0], [], 0)), q[0]);
+  // Memo: a second policy of the same seed gets the same ladder (and a simulation bit for bit); another seed trains afresh.
+  const again = create(1).fit!(validation, {}).details as typeof details;
+  assert.equal(again.rungs, details.rungs);
+  const other = create(2).fit!(validation, {}).details as typeof details;
+  assert.not.equal(other.rungs.map((r) => r.thresholds), details.rungs.map((r) => r.thresholds));
+  const cfg = { bufferCapacity: 5, arrivals: { kind: 'poisson' as const, ratePerMs: 2 / cost[K - 1] }, maxArrivals: 3000, seed: 3 };
+  const a = create(1);
+  a.fit!(validation, {});
+  const b = create(1);
+  b.fit!(validation, {});
+  assert.equal(simulate(a, test, cfg).metrics, simulate(b, test, cfg).metrics);
+});
+
+s("score 'eenet': bad combinations are InputErrors naming the parameter", () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ score: 'maxprob', eenet: { trials: 1 } }, /params\.eenet: expected absent unless score is "eenet"/],
+    [{ score: 'eenet', guarantee: { kind: 'cost', delta: 0.1 } }, /params\.guarantee: expected absent with score "eenet"/],
+    [{ score: 'eenet', eenet: { budgetFraction: 2 } }, /budgetFraction/],
+    [{ score: 'eenet', eenet: { trials: 0 } }, /trials/],
+    [{ score: 'eenet', eenet: { nope: 1 } }, /nope/],
+  ];
+  for (const [raw, re] of cases) assert.throws(() => backlogThreshold.parse(raw), (e: unknown) => e instanceof InputError && re.test((e as Error).message), JSON.stringify(raw));
 });
 
 s.run();
