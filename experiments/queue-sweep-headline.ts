@@ -3,7 +3,9 @@
  * backlog-threshold control (labels starting `bt-`) against the best existing policy (the ordinary EEN and the
  * three single-exit schedulers), by mean accuracyOverall over seeds, with the paired difference over seeds
  * (same seed = same arrivals and samples for every policy: common random numbers), the loss ratio and the p95
- * response time of both, and a verdict: win / tie / loss at the 95% level of the paired t interval.
+ * response time of both, and two verdicts: win / tie / loss at the 95% level of the per-setting paired t interval,
+ * and the same from the paired t test's two-sided p-value after Holm's correction over all settings of the table
+ * (`lib/stats.ts` `holm`), which controls the chance of any false win or loss in the whole table at 5%.
  * Reads only the run's records (`cells.jsonl`); runs no policy.
  *
  * Picking the best of several controls after the fact favours them (selection); `--control LABEL` compares one
@@ -14,6 +16,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { holm, incompleteBeta } from '../lib/stats.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { part: { type: 'string', default: 'sweep' }, md: { type: 'string' }, control: { type: 'string' } } });
 if (positionals.length !== 1) throw new Error('usage: tsx experiments/queue-sweep-headline.ts DIR [--part sweep] [--md out.md]');
@@ -41,6 +44,17 @@ const half = (xs: number[]) => {
   const m = mean(xs);
   return ((T95[xs.length - 1] ?? 1.96) * Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1))) / Math.sqrt(xs.length);
 };
+/** Two-sided p-value of the one-sample t test of mean(d) = 0 (P[|T| > t] = I_{df/(df+t²)}(df/2, 1/2)). */
+const tTestP = (d: number[]): number => {
+  const n = d.length;
+  if (n < 2) return NaN;
+  const m = mean(d);
+  const sd = Math.sqrt(d.reduce((a, b) => a + (b - m) ** 2, 0) / (n - 1));
+  if (sd === 0) return m === 0 ? 1 : 0;
+  const t = m / (sd / Math.sqrt(n));
+  const df = n - 1;
+  return incompleteBeta(df / (df + t * t), df / 2, 0.5);
+};
 const traceName = (t: string) => t.split('/').slice(-2, -1)[0] ?? t;
 
 // Group: trace | arrivals | bufferSize | lambdaOverMu → label → seed → metrics.
@@ -58,9 +72,11 @@ const order = [...groups.keys()].sort((a, b) => {
   return ta.localeCompare(tb) || aa.localeCompare(ab) || Number(ba) - Number(bb) || Number(la) - Number(lb);
 });
 const lines = [
-  '| trace | arrivals | B | λ/μ | best control | acc | loss | p95 ms | best existing | acc | loss | p95 ms | Δ acc (paired 95%) | verdict |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| trace | arrivals | B | λ/μ | best control | acc | loss | p95 ms | best existing | acc | loss | p95 ms | Δ acc (paired 95%) | verdict | Holm |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
+/** One row per setting, finished once every p-value is known (Holm needs them all). */
+const rows: { text: string; p: number; dm: number; keys: string[] }[] = [];
 const tally = { win: 0, tie: 0, loss: 0 };
 /** Verdicts per trace × arrivals and per buffer size. */
 const byGroup = new Map<string, { win: number; tie: number; loss: number }>();
@@ -89,13 +105,33 @@ for (const g of order) {
   count(`${t} / ${arr}`, verdict);
   count(`best control: ${ours.label}`, verdict);
   count(`B = ${B}`, verdict);
-  lines.push(
-    `| ${t} | ${arr} | ${B} | ${l} | ${ours.label} | ${ours.acc.toFixed(4)} | ${ours.loss.toFixed(4)} | ${ours.p95.toFixed(3)} | ${theirs.label} | ${theirs.acc.toFixed(4)} | ${theirs.loss.toFixed(4)} | ${theirs.p95.toFixed(3)} | ${dm >= 0 ? '+' : ''}${dm.toFixed(4)} ± ${dh.toFixed(4)} | ${verdict} |`,
-  );
+  rows.push({
+    text: `| ${t} | ${arr} | ${B} | ${l} | ${ours.label} | ${ours.acc.toFixed(4)} | ${ours.loss.toFixed(4)} | ${ours.p95.toFixed(3)} | ${theirs.label} | ${theirs.acc.toFixed(4)} | ${theirs.loss.toFixed(4)} | ${theirs.p95.toFixed(3)} | ${dm >= 0 ? '+' : ''}${dm.toFixed(4)} ± ${dh.toFixed(4)} | ${verdict} |`,
+    p: tTestP(d),
+    dm,
+    keys: [`${t} / ${arr}`, `best control: ${ours.label}`, `B = ${B}`],
+  });
 }
-lines.push('', `${tally.win} wins, ${tally.tie} ties, ${tally.loss} losses of ${tally.win + tally.tie + tally.loss} settings (best control vs best of ${EXISTING.join(', ')}).`);
-lines.push('', '| group | wins | ties | losses |', '|---|---|---|---|');
-for (const [k, v] of [...byGroup.entries()].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))) lines.push(`| ${k} | ${v.win} | ${v.tie} | ${v.loss} |`);
+const adjusted = holm(rows.map((r) => r.p));
+const holmTally = { win: 0, tie: 0, loss: 0 };
+const holmBy = new Map<string, { win: number; tie: number; loss: number }>();
+rows.forEach((r, i) => {
+  const v = adjusted.reject[i] ? (r.dm > 0 ? 'win' : 'loss') : 'tie';
+  holmTally[v]++;
+  for (const k of r.keys) {
+    if (!holmBy.has(k)) holmBy.set(k, { win: 0, tie: 0, loss: 0 });
+    holmBy.get(k)![v]++;
+  }
+  lines.push(`${r.text} ${v} (p ${adjusted.adjusted[i].toPrecision(2)}) |`);
+});
+const n = rows.length;
+lines.push('', `${tally.win} wins, ${tally.tie} ties, ${tally.loss} losses of ${n} settings by the per-setting paired 95% interval (best control vs best of ${EXISTING.join(', ')}).`);
+lines.push(`${holmTally.win} wins, ${holmTally.tie} ties, ${holmTally.loss} losses of ${n} settings by the paired t test with Holm's correction over the ${n} settings (family-wise α = 0.05).`);
+lines.push('', '| group | wins | ties | losses | Holm: wins | ties | losses |', '|---|---|---|---|---|---|---|');
+for (const [k, v] of [...byGroup.entries()].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))) {
+  const h = holmBy.get(k) ?? { win: 0, tie: 0, loss: 0 };
+  lines.push(`| ${k} | ${v.win} | ${v.tie} | ${v.loss} | ${h.win} | ${h.tie} | ${h.loss} |`);
+}
 const out = lines.join('\n') + '\n';
 if (values.md) writeFileSync(values.md, out);
 process.stdout.write(out);
