@@ -11,6 +11,9 @@
  * Picking the best of several controls after the fact favours them (selection); `--control LABEL` compares one
  * control fixed in advance instead (e.g. the family's default, `bt-model-maxprob`).
  *
+ * After the table: how large the wins are, and in how many of them the control's loss ratio and p95 response time
+ * are at most the best existing policy's (so the accuracy was not bought with losses or latency).
+ *
  * Usage: tsx experiments/queue-sweep-headline.ts DIR [--part sweep] [--md out.md] [--control LABEL]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -76,7 +79,7 @@ const lines = [
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 /** One row per setting, finished once every p-value is known (Holm needs them all). */
-const rows: { text: string; p: number; dm: number; keys: string[] }[] = [];
+const rows: { text: string; p: number; dm: number; keys: string[]; ours: { loss: number; p95: number }; theirs: { loss: number; p95: number } }[] = [];
 const tally = { win: 0, tie: 0, loss: 0 };
 /** Verdicts per trace × arrivals and per buffer size. */
 const byGroup = new Map<string, { win: number; tie: number; loss: number }>();
@@ -110,6 +113,8 @@ for (const g of order) {
     p: tTestP(d),
     dm,
     keys: [`${t} / ${arr}`, `best control: ${ours.label}`, `B = ${B}`],
+    ours,
+    theirs,
   });
 }
 const adjusted = holm(rows.map((r) => r.p));
@@ -127,6 +132,15 @@ rows.forEach((r, i) => {
 const n = rows.length;
 lines.push('', `${tally.win} wins, ${tally.tie} ties, ${tally.loss} losses of ${n} settings by the per-setting paired 95% interval (best control vs best of ${EXISTING.join(', ')}).`);
 lines.push(`${holmTally.win} wins, ${holmTally.tie} ties, ${holmTally.loss} losses of ${n} settings by the paired t test with Holm's correction over the ${n} settings (family-wise α = 0.05).`);
+// The wins by size, and whether they cost losses or latency (by the per-setting interval's verdicts).
+const wins = rows.filter((r) => r.text.endsWith('| win |'));
+const bySize = [wins.filter((r) => r.dm >= 0.005).length, wins.filter((r) => r.dm >= 0.001 && r.dm < 0.005).length, wins.filter((r) => r.dm < 0.001).length];
+const p95Ratios = wins.map((r) => r.ours.p95 / r.theirs.p95).sort((a, b) => a - b);
+lines.push(
+  `Wins by size: ${bySize[0]} by ≥ 0.5 points of accuracyOverall, ${bySize[1]} by 0.1–0.5, ${bySize[2]} by < 0.1. ` +
+    `In ${wins.filter((r) => r.ours.loss <= r.theirs.loss).length} of the ${wins.length} wins the control's loss ratio is at most the best existing policy's; ` +
+    `its p95 response time is at most theirs in ${wins.filter((r) => r.ours.p95 <= r.theirs.p95).length} (median ratio ${wins.length ? p95Ratios[p95Ratios.length >> 1].toFixed(2) : '–'}).`,
+);
 lines.push('', '| group | wins | ties | losses | Holm: wins | ties | losses |', '|---|---|---|---|---|---|---|');
 for (const [k, v] of [...byGroup.entries()].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))) {
   const h = holmBy.get(k) ?? { win: 0, tie: 0, loss: 0 };
