@@ -28,7 +28,7 @@ import { defineExperiment } from './harness/experiment.ts';
 export default defineExperiment({
   id: 'dee-study',
   description: 'DEE and two variants vs the plain network, a tuned threshold, LEE-/AdaEE-style UCB1 and ε-greedy, online, on three streams and three β.',
-  traces: ['fixtures/fashion-mnist-cnn/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
+  traces: ['fixtures/fashion-mnist-wide/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
   seeds: [1, 2, 3],
   parts: [
     {

@@ -42,7 +42,7 @@ const SPLITS = 200;
 export default defineExperiment({
   id: 'risk-control',
   description: 'Violation rate of budgets and accuracy-gap targets over 200 calibration/test draws: plain calibration, naive, CRC, Learn-then-Test (WSR, HB) at δ 0.05 and 0.1; exchangeable halves and validation → test.',
-  traces: ['fixtures/fashion-mnist-cnn/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
+  traces: ['fixtures/fashion-mnist-wide/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
   seeds: [1],
   parts: [
     { name: 'cost', workload: { kind: 'risk', risk: 'cost', design: 'pool', splits: SPLITS }, policies: costPolicies, axes: { budgetFraction: BUDGETS }, baselines: ['plain'] },
