@@ -146,7 +146,7 @@ out.push(`total: ${tally(comps)}`);
 for (const label of learners) out.push(`${label}: ${baselines.map((b) => `${b} ${tally(comps.filter((c) => c.label === label && c.baseline === b))}`).join('; ')}`);
 const byTrace = (label: string, b: string) =>
   [...new Set(cells.map((c) => c.split('|')[0]))].map((m) => `${m} ${tally(comps.filter((c) => c.label === label && c.baseline === b && c.cell.startsWith(`${m}|`)))}`).join(', ');
-for (const b of baselines) out.push(`DEE vs ${b} by trace: ${byTrace('DEE', b)}`);
+for (const label of learners) for (const b of baselines) out.push(`${label} vs ${b} by trace: ${byTrace(label, b)}`);
 for (const [group, bs] of groups) {
   const rows = cells.map((cell) => {
     const best = bs.reduce((x, l) => (mean(vals(cell, l, 'meanReward')) > mean(vals(cell, x, 'meanReward')) ? l : x), bs[0]);
