@@ -200,8 +200,22 @@ s('the built-in experiment modules validate and expand; the DEE study covers eve
   }
   // 2 fixtures × 3 streams × 3 β × 8 policies × 3 seeds; quick: one β, one seed.
   assert.equal(counts['dee-study'], [432, 48]);
-  // queue-sweep: 3 fixtures × 3 arrival processes × 3 B × 8 λ/μ × 11 policies × 5 seeds; quick: B = 10, 3 λ/μ, one seed.
-  assert.equal(counts['queue-sweep'], [3 * 3 * 3 * 8 * 11 * 5, 3 * 3 * 1 * 3 * 11]);
+  // queue-sweep: 3 fixtures × 3 arrival processes × 3 B × 8 λ/μ × 12 policies (bt-model-eenet is the 12th) × 5 seeds;
+  // quick: B = 10, 3 λ/μ, one seed.
+  assert.equal(counts['queue-sweep'], [3 * 3 * 3 * 8 * 12 * 5, 3 * 3 * 1 * 3 * 12]);
+});
+
+s('the built-in experiments declare the wide image fixture and nsl-kdd-mlp (issue 14); dee-study and risk-control exactly those two', async () => {
+  const wide = 'fixtures/fashion-mnist-wide/manifest.json';
+  for (const id of ['compare', 'queue-sweep', 'eenet-sweep', 'dee-study', 'risk-control']) {
+    const decl = ((await import(join(root, 'experiments', `${id}.ts`))) as { default: ExperimentDecl }).default;
+    assert.ok(decl.traces.includes(wide), `${id} declares ${wide}`);
+    assert.ok(decl.traces.includes('fixtures/nsl-kdd-mlp/manifest.json'), `${id} keeps nsl-kdd-mlp`);
+  }
+  for (const id of ['dee-study', 'risk-control']) {
+    const decl = ((await import(join(root, 'experiments', `${id}.ts`))) as { default: ExperimentDecl }).default;
+    assert.equal(decl.traces, [wide, 'fixtures/nsl-kdd-mlp/manifest.json'], id);
+  }
 });
 
 s('with --trace the summary names the model and manifest run, not the declared fixtures', async () => {
