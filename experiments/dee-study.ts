@@ -1,6 +1,6 @@
 /**
- * DEE against the bandit baselines, online (issue 6), through the online workload. Both fixtures, β ∈ {0.02, 0.1,
- * 0.5}, seeds 1–3, 10^6 inputs per run, and three streams:
+ * DEE against the bandit baselines, online (issue 6), through the online workload. Both fixtures
+ * (fashion-mnist-wide, nsl-kdd-mlp), β ∈ {0.02, 0.1, 0.5}, seeds 1–3, 10^6 inputs per run, and three streams:
  * - `stationary`: the test split, repeated random permutations;
  * - `switch-split`: the validation split for the first half, then the test split (for NSL-KDD a real shift:
  *   KDDTest+ has attack types the training data lacks; for Fashion-MNIST nearly none) — note the tuned
