@@ -8,8 +8,9 @@
  * - `pool`: calibration and test are disjoint random halves (share `calibrationShare`) of the trace's test split
  *   — exchangeable, the guarantees' assumption;
  * - `shift`: calibration is a random share of the validation split, test is the whole test split (for NSL-KDD:
- *   KDDTrain+-derived validation against KDDTest+, a real shift; for Fashion-MNIST: two samples of one
- *   distribution).
+ *   KDDTrain+-derived validation against KDDTest+, a real shift; for Fashion-MNIST: held-out training images
+ *   against the official test images, nominally one distribution, though on fashion-mnist-wide the early exits
+ *   lose about twice as much accuracy from validation to test as the last one — docs/results/risk-control.md).
  * On a `gap` part every policy gets `params.epsilon` from the `epsilon` axis (the `risk-gap` family's target); on
  * a `cost` part every policy must be budgeted and gets its budget from `budgetFraction`. Records carry
  * `violationRate` and the policy's `delta` (its `params.delta` or `params.guarantee.delta`; absent for methods
