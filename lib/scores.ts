@@ -212,7 +212,7 @@ function scoreProbs(probs: Float32Array, labels: Int32Array, N: number, K: numbe
       predicted[row] = best;
       correct[row] = best === y ? 1 : 0;
       maxprob[row] = p1;
-      // C = 1 has no runner-up: margin p1 − (−∞), as the float comparisons gave.
+      // (second < 0 only without a runner-up, C = 1, which the trace does not allow; kept as p1 − (−∞).)
       margin[row] = p1 - (second < 0 ? -Infinity : probs[base + second]);
       // Clamp: float32 rows that sum to 1 ± 1e-3 can give H slightly above log C.
       const e = 1 - h * invLogC;
@@ -257,6 +257,8 @@ function scoreLogits(z: Float32Array | Float64Array, labels: Int32Array, N: numb
           best = (c & gt1) | (best & ~gt1);
         }
       } else {
+        // best = −1 until the first class, so that the first maximum hands no runner-up down to `second`.
+        best = -1;
         let m = -Infinity;
         let z2 = -Infinity;
         for (let c = 0; c < C; c++) {
