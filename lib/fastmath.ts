@@ -95,30 +95,33 @@ const POW2_NEG = new Float64Array(1023);
 for (let q = 0; q < POW2_NEG.length; q++) POW2_NEG[q] = 2 ** -q;
 /**
  * 256/ln 2, and ln 2/256 split Cody–Waite style into fdlibm's ln2_hi/256 + ln2_lo/256: ln2_hi has 32 significant
- * bits, so k·STEP_HI is exact for |k| < 2²¹ (here |k| ≤ 708·256/ln 2 < 2¹⁸).
+ * bits, so k·STEP_HI is exact for |k| < 2²¹ (here |k| ≤ 746·256/ln 2 < 2¹⁹).
  */
 const INV_STEP = EXP_N / Math.LN2;
 const STEP_HI = 6.93147180369123816490e-1 / EXP_N;
 const STEP_LO = 1.90821492927058770002e-10 / EXP_N;
-/** Below this, 2^(k/256) leaves the normal range: hand over to Math.exp (which gives exactly 0 past −745). */
-const EXP_MIN = -708;
+/** e^−746 < 2⁻¹⁰⁷⁶, which rounds to 0 (as Math.exp gives); below this (and at −∞) the answer is 0. */
+const EXP_ZERO = -746;
 
 /**
  * e^d for d ≤ 0 (the softmax's z_c − max z): exactly 1 at d = 0, so the row sum s = Σ e^{z_c − m} is ≥ 1 and
- * maxprob = 1/s ≤ 1 as with `Math.exp`. d < −708 (including −∞) and NaN go to `Math.exp`; positive d is outside
- * the contract (the table of 2^−q has no entries for it).
+ * maxprob = 1/s ≤ 1 as with `Math.exp`. NaN gives NaN; positive d is outside the contract.
  *
  * k = round(d·256/ln 2), r = d − k·ln 2/256 with |r| ≤ ln 2/512 ≈ 1.35 × 10⁻³ (d − k·STEP_HI is exact by Sterbenz's
  * lemma, so r carries only the rounding of k·STEP_LO), and
  *   e^d = 2^⌊k/256⌋ · 2^((k mod 256)/256) · e^r,
  * e^r by its Taylor series to r⁴: the first omitted term, r⁵/120 ≤ 3.8 × 10⁻¹⁷, is a third of an ulp. The power of
- * two scales exactly (the result is normal for d ≥ −708), so the error is that of T·e^r: two or three ulps.
+ * two scales exactly while the result is normal (d ≥ −708), so the error is that of T·e^r: two or three ulps.
+ * Below, the scaling goes in two steps, 2⁻¹⁰⁰⁰ (exact) and then the rest, so that only the last multiplication
+ * rounds, into the subnormal range. No call to Math.exp on any path, so the loop this inlines into has no call.
  */
 export function expNonPositive(d: number): number {
-  if (!(d >= EXP_MIN)) return Math.exp(d);
+  if (d < EXP_ZERO) return 0;
   // Truncation toward zero of x − ½ for x ≤ 0 is ⌈x − ½⌉: a nearest integer, so |x − k| ≤ ½.
   const k = (d * INV_STEP - 0.5) | 0;
   const r = d - k * STEP_HI - k * STEP_LO;
   const er = 1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24))));
-  return EXP_T[k & (EXP_N - 1)] * er * POW2_NEG[-(k >> EXP_BITS)];
+  const q = -(k >> EXP_BITS);
+  const t = EXP_T[k & (EXP_N - 1)] * er;
+  return q <= 1022 ? t * POW2_NEG[q] : t * 2 ** -1000 * POW2_NEG[q - 1000];
 }

@@ -74,7 +74,7 @@ s('logFloat64: the row sums of the softmax (s ∈ [1, C]) and the whole normal r
   for (const x of [0, -0, -1, 5e-324, 2 ** -1030, Infinity, -Infinity, NaN]) assert.ok(Object.is(logFloat64(x), Math.log(x)), `log ${x}`);
 });
 
-s('expNonPositive: d ∈ [−745, 0], exactly 1 at 0, Math.exp below −708', () => {
+s('expNonPositive: d ∈ [−746, 0] (subnormal results below −708), exactly 1 at 0, 0 below −745.14', () => {
   const rng = new Rng(13);
   for (let i = 0; i < 200000; i++) {
     for (const scale of [1e-6, 1, 40, 708]) {
@@ -91,7 +91,12 @@ s('expNonPositive: d ∈ [−745, 0], exactly 1 at 0, Math.exp below −708', ()
   }
   assert.is(expNonPositive(0), 1);
   assert.is(expNonPositive(-0), 1);
-  for (const d of [-708.0000001, -720, -745.2, -1e300, -Infinity, NaN]) assert.ok(Object.is(expNonPositive(d), Math.exp(d)), `exp ${d}`);
+  // Subnormal results (one rounding, within a subnormal ulp or two), and 0 from −745.14 on.
+  for (let i = 0; i < 20000; i++) {
+    const d = -708 - rng.float() * 37.1;
+    assertClose(expNonPositive(d), Math.exp(d), `exp ${d}`);
+  }
+  for (const d of [-708.0000001, -720, -745.1, -745.2, -746, -1e300, -Infinity, NaN]) assert.ok(Object.is(expNonPositive(d), Math.exp(d)), `exp ${d}`);
 });
 
 s.run();
