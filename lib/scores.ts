@@ -18,8 +18,16 @@
  * which needs one exp per class and one log per row, and keeps confidences ordered up to a logit gap of about
  * 36 (where 1/s rounds to 1 in float64), against about 17 for a float32 softmax (rounding to 1 above 1 − 2⁻²⁵).
  * From probabilities the scores are those of the stored float32 values, computed in float64.
+ *
+ * The exps and logs are table-driven (lib/fastmath.ts: a 256-entry table and a short Taylor polynomial, inlined
+ * into the loop, instead of an out-of-line Math.exp/Math.log call per class that cost most of the pass). They are
+ * within 4 ulps of Math.exp/Math.log, so the scores agree with these formulas evaluated with Math.exp/Math.log to
+ * ~1e-15 (entropy in absolute terms, the others relative; test/scores.test.ts holds them to 1e-14); argmax,
+ * correctness and patience are exactly the same. On the repository's fixtures no two samples' scores change
+ * order or tie against the Math.exp/Math.log results, so every threshold calibration picks the same exits.
  */
 import { InputError } from './errors.ts';
+import { expNonPositive, logFloat32Bits, logFloat64 } from './fastmath.ts';
 import type { ExitTrace } from './trace.ts';
 
 /** A score array: [sample][exit] row-major, length N·K, float64. */
@@ -157,10 +165,22 @@ interface Outputs {
 
 // The two kernels below are written out in full rather than sharing a per-row callback: this is the hot path
 // of every trace load (N·K·C values), and a call per row costs as much as the arithmetic.
+//
+// Top-2 search without branches. The running maximum changes at unpredictable classes, so an if/else per class
+// mispredicts about once a row and cost more than all the arithmetic. Instead the comparisons are taken on
+// integer keys whose order is the float order (float32 bit patterns, see `scoreProbs` and `scoreLogits`), turned
+// into all-ones/all-zeros masks, and the maximum, its class and the runner-up selected by masking:
+//   gt1 = −[key > top1], gt2 = −[key > top2],
+//   top2 ← gt1 ? top1 : (gt2 ? key : top2),  top1 ← gt1 ? key : top1,  best ← gt1 ? c : best.
+// Strict comparisons, so a tie keeps the lower class index (NumPy's argmax), exactly as the float comparisons
+// did; the class of the runner-up is carried the same way where its value is needed.
 
 function scoreProbs(probs: Float32Array, labels: Int32Array, N: number, K: number, C: number, o: Outputs): void {
   const { predicted, correct, maxprob, margin, entropy, patience } = o;
   const invLogC = 1 / Math.log(C);
+  // The same memory read as float32 bit patterns: for a probability (≥ 0) the bit pattern, with the sign bit of
+  // −0 masked off so that −0 and +0 tie as floats do, orders like the value. Also the table log's input.
+  const bits = new Int32Array(probs.buffer, probs.byteOffset, probs.length);
   let row = 0;
   for (let n = 0; n < N; n++) {
     const y = labels[n];
@@ -169,24 +189,31 @@ function scoreProbs(probs: Float32Array, labels: Int32Array, N: number, K: numbe
     for (let k = 0; k < K; k++, row++) {
       const base = row * C;
       let best = 0;
-      let top1 = -Infinity;
-      let top2 = -Infinity;
+      let top1 = -1;
+      let top2 = -1;
+      let second = -1;
       let h = 0;
       for (let c = 0; c < C; c++) {
-        const p = probs[base + c];
-        if (p > top1) {
-          top2 = top1;
-          top1 = p;
-          best = c;
-        } else if (p > top2) {
-          top2 = p;
-        }
-        if (p > 0) h -= p * Math.log(p);
+        const b = bits[base + c];
+        const key = b & 0x7fffffff;
+        const gt1 = -(+(key > top1));
+        const gt2 = -(+(key > top2));
+        top2 = (top1 & gt1) | (((key & gt2) | (top2 & ~gt2)) & ~gt1);
+        second = (best & gt1) | (((c & gt2) | (second & ~gt2)) & ~gt1);
+        top1 = (key & gt1) | (top1 & ~gt1);
+        best = (c & gt1) | (best & ~gt1);
+        // H = −Σ p log p. A positive normal float32 (bits ≥ 0x00800000; probabilities are ≤ 1, never Inf/NaN)
+        // takes the table log (lib/fastmath.ts, within a few ulps of Math.log); 0 contributes nothing
+        // (0·log 0 = 0); subnormals take Math.log.
+        if (b >= 0x00800000) h -= probs[base + c] * logFloat32Bits(b);
+        else if (b > 0) h -= probs[base + c] * Math.log(probs[base + c]);
       }
+      const p1 = probs[base + best];
       predicted[row] = best;
       correct[row] = best === y ? 1 : 0;
-      maxprob[row] = top1;
-      margin[row] = top1 - top2;
+      maxprob[row] = p1;
+      // (second < 0 only without a runner-up, C = 1, which the trace does not allow; kept as p1 − (−∞).)
+      margin[row] = p1 - (second < 0 ? -Infinity : probs[base + second]);
       // Clamp: float32 rows that sum to 1 ± 1e-3 can give H slightly above log C.
       const e = 1 - h * invLogC;
       entropy[row] = e < 0 ? 0 : e > 1 ? 1 : e;
@@ -201,6 +228,11 @@ function scoreProbs(probs: Float32Array, labels: Int32Array, N: number, K: numbe
 function scoreLogits(z: Float32Array | Float64Array, labels: Int32Array, N: number, K: number, C: number, o: Outputs): void {
   const { predicted, correct, maxprob, margin, entropy, patience } = o;
   const invLogC = 1 / Math.log(C);
+  // Float32 logits: integer keys in float order. A negative float's bit pattern orders backwards, so its 31 low
+  // bits are flipped (b ^ 0x7fffffff); then every negative key is raised by one (key − (key >> 31)), which makes
+  // −0 (key −1) tie with +0 (key 0) and keeps every other order strict. Float64 logits (no 32-bit view of their
+  // order) take the plain float comparisons.
+  const bits = z instanceof Float32Array ? new Int32Array(z.buffer, z.byteOffset, z.length) : undefined;
   let row = 0;
   for (let n = 0; n < N; n++) {
     const y = labels[n];
@@ -209,23 +241,47 @@ function scoreLogits(z: Float32Array | Float64Array, labels: Int32Array, N: numb
     for (let k = 0; k < K; k++, row++) {
       const base = row * C;
       let best = 0;
-      let m = -Infinity;
-      let z2 = -Infinity;
-      for (let c = 0; c < C; c++) {
-        const v = z[base + c];
-        if (v > m) {
-          z2 = m;
-          m = v;
-          best = c;
-        } else if (v > z2) {
-          z2 = v;
+      let second = -1;
+      if (bits) {
+        let top1 = -0x80000000;
+        let top2 = -0x80000000;
+        for (let c = 0; c < C; c++) {
+          const b = bits[base + c];
+          const f = b ^ ((b >> 31) & 0x7fffffff);
+          const key = f - (f >> 31);
+          const gt1 = -(+(key > top1));
+          const gt2 = -(+(key > top2));
+          top2 = (top1 & gt1) | (((key & gt2) | (top2 & ~gt2)) & ~gt1);
+          second = (best & gt1) | (((c & gt2) | (second & ~gt2)) & ~gt1);
+          top1 = (key & gt1) | (top1 & ~gt1);
+          best = (c & gt1) | (best & ~gt1);
+        }
+      } else {
+        // best = −1 until the first class, so that the first maximum hands no runner-up down to `second`.
+        best = -1;
+        let m = -Infinity;
+        let z2 = -Infinity;
+        for (let c = 0; c < C; c++) {
+          const v = z[base + c];
+          if (v > m) {
+            z2 = m;
+            second = best;
+            m = v;
+            best = c;
+          } else if (v > z2) {
+            z2 = v;
+            second = c;
+          }
         }
       }
+      const m = z[base + best];
+      const z2 = second < 0 ? -Infinity : z[base + second];
       let s = 0;
       let u = 0;
       for (let c = 0; c < C; c++) {
+        // d ≤ 0: the table exp (lib/fastmath.ts, within a few ulps of Math.exp; exactly 1 at d = 0).
         const d = z[base + c] - m;
-        const e = Math.exp(d);
+        const e = expNonPositive(d);
         s += e;
         u += d * e;
       }
@@ -233,9 +289,11 @@ function scoreLogits(z: Float32Array | Float64Array, labels: Int32Array, N: numb
       predicted[row] = best;
       correct[row] = best === y ? 1 : 0;
       maxprob[row] = inv;
-      margin[row] = (1 - Math.exp(z2 - m)) * inv;
+      // The per-row exp and log by the same tables: a Math.exp/Math.log call per row costs as much as the C
+      // table exps of the row. z₂ − m ≤ 0 (−∞ when C = 1: e⁻∞ = 0, margin = maxprob).
+      margin[row] = (1 - expNonPositive(z2 - m)) * inv;
       // H = −Σ p_c log p_c with log p_c = (z_c − m) − log s; clamped against rounding at the ends.
-      const e = 1 - (Math.log(s) - u * inv) * invLogC;
+      const e = 1 - (logFloat64(s) - u * inv) * invLogC;
       entropy[row] = e < 0 ? 0 : e > 1 ? 1 : e;
       agree = best === prev ? agree + 1 : 0;
       patience[row] = agree;
