@@ -2,7 +2,7 @@
  * Arrival-rate sweep of the backlog-aware policies (issues 4 and 17): λ from 0.2× to 3× the service rate μ of the
  * full network, buffers B ∈ {5, 10, 50}, Poisson, bursty (MMPP2, 5× peaks 20% of the time) and load-step
  * (λ/μ × 0.5 → 2 → 0.8) arrivals, the three fixtures, five seeds (paired comparisons need more than three), 20,000
- * measured arrivals per cell after a warm-up of 2,000 (12,960 cells, about 5 min on 2 idle cores). Policies: the plain
+ * measured arrivals per cell after a warm-up of 2,000 (12,960 cells, 5 min 11 s on 2 cores). Policies: the plain
  * network, the ordinary EEN (budgeted max-prob thresholds, budget half-way between the first and last exit's
  * cost), the three single-exit schedulers of Casale & Roveri (reactive, model-based, rate-based), and our
  * backlog-threshold family with each of its three controls on the max-prob and entropy scores, and its model
