@@ -8,7 +8,8 @@
  *   Debian's `dataset-fashion-mnist` under /usr/share/datasets; `nsl-kdd/` with KDDTrain+_20Percent.txt,
  *   KDDTest+.txt and the two CSVs), decoded exactly as experiments/build-fixtures.ts does;
  * - the committed sample `fixtures/<name>/testbed-sample/` (at most 1,000 test inputs, with the dataset's
- *   licence), so the testbed runs from a clone. Only Fashion-MNIST has one: its files are under the Expat (MIT)
+ *   licence), so the testbed runs from a clone. Only Fashion-MNIST has one (under fashion-mnist-cnn, shared by
+ *   fashion-mnist-wide): its files are under the Expat (MIT)
  *   licence (COPYRIGHT shipped alongside); NSL-KDD comes with no licence file in ../shared/datasets and the
  *   Canadian Institute for Cybersecurity states none we could cite, so no NSL-KDD record is redistributed here.
  */
@@ -26,7 +27,7 @@ import { nslKddPaths, readSchema, readAttackMap, readRecords, fitEncoder, encode
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Fixtures the testbed knows how to feed. */
-export const TESTBED_FIXTURES = ['fashion-mnist-cnn', 'nsl-kdd-mlp'] as const;
+export const TESTBED_FIXTURES = ['fashion-mnist-wide', 'fashion-mnist-cnn', 'nsl-kdd-mlp'] as const;
 
 /** A fixture name the testbed can serve. */
 export type TestbedFixture = (typeof TESTBED_FIXTURES)[number];
@@ -53,9 +54,17 @@ export function fixtureDir(fixture: TestbedFixture): string {
   return join(REPO_ROOT, 'fixtures', fixture);
 }
 
-/** Folder of a fixture's committed test-input sample. */
+/** Whether a fixture's inputs are Fashion-MNIST test images (both image fixtures are; they share the test split). */
+function isFashion(fixture: TestbedFixture): boolean {
+  return fixture === 'fashion-mnist-wide' || fixture === 'fashion-mnist-cnn';
+}
+
+/**
+ * Folder of a fixture's committed test-input sample. The two Fashion-MNIST fixtures record the same 10,000 test
+ * images in the same order, so they share the one sample under fashion-mnist-cnn.
+ */
 export function sampleDir(fixture: TestbedFixture): string {
-  return join(fixtureDir(fixture), 'testbed-sample');
+  return join(fixtureDir(isFashion(fixture) ? 'fashion-mnist-cnn' : fixture), 'testbed-sample');
 }
 
 /** Validate a fixture name. */
@@ -125,11 +134,11 @@ function fashionFromSample(dir: string): Omit<TestInputs, 'fixture' | 'source'> 
 export function loadTestInputs(fixture: TestbedFixture, opts: { dataDir?: string } = {}): TestInputs {
   if (opts.dataDir !== undefined) {
     const dir = resolve(opts.dataDir);
-    const r = fixture === 'fashion-mnist-cnn' ? fashionFromDataset(dir) : nslFromDataset(dir);
+    const r = isFashion(fixture) ? fashionFromDataset(dir) : nslFromDataset(dir);
     return { fixture, ...r, source: `dataset ${dir}` };
   }
   const dir = sampleDir(fixture);
-  if (fixture !== 'fashion-mnist-cnn' || !existsSync(dir)) {
+  if (!isFashion(fixture) || !existsSync(dir)) {
     throw new InputError('testbed inputs', 'dataDir', `the datasets folder (e.g. --data ../shared/datasets): ${fixture} has no committed sample`, 'none given');
   }
   return { fixture, ...fashionFromSample(dir), source: `sample ${dir}` };
