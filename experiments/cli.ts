@@ -404,7 +404,7 @@ export function program(): Command {
   // The serving testbed (experiments/testbed/commands.ts, loaded only by these two commands).
   p.command('serve')
     .description("serve a fixture's TF.js model on 127.0.0.1 with real early exits: one worker, B buffer places, 503 when full; stops on Ctrl-C")
-    .option('--fixture <name>', 'fashion-mnist-cnn or nsl-kdd-mlp', 'fashion-mnist-cnn')
+    .option('--fixture <name>', 'fashion-mnist-wide, fashion-mnist-cnn or nsl-kdd-mlp', 'fashion-mnist-wide')
     .option('--policy <name>', 'registry policy', 'fixed-exit')
     .option('--params <json>', 'policy parameters as a JSON object')
     .option('--budget-fraction <f>', 'budget for budgeted policies, from the first exit\'s measured cost (0) to the last\'s (1)')
@@ -421,7 +421,7 @@ export function program(): Command {
   p.command('load')
     .description('open-loop load against a testbed server: requests at times of a Poisson, bursty (MMPP2) or replayed process, bounded in number and time')
     .option('--url <url>', 'server URL (loopback only)', 'http://127.0.0.1:8080')
-    .option('--fixture <name>', 'whose test inputs to send', 'fashion-mnist-cnn')
+    .option('--fixture <name>', 'whose test inputs to send', 'fashion-mnist-wide')
     .option('--rate <per-s>', 'mean request rate, requests per second')
     .option('--arrivals <kind>', 'poisson, bursty or replay:FILE', 'poisson')
     .option('--requests <n>', 'requests at most', '10000')

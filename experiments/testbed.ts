@@ -1,7 +1,7 @@
 /**
  * Real serving vs the simulator (issue 19): the shipped TF.js models served over HTTP with real early exits
  * (experiments/testbed/), the plain network, the ordinary EEN, the backlog schedulers and a backlog-aware threshold ladder at λ/μ ∈ {0.5, 1, 1.5,
- * 2} of the full network's rate measured on the server, B = 10, Poisson and bursty arrivals, both fixtures,
+ * 2} of the full network's rate measured on the server, B = 10, Poisson and bursty arrivals, fashion-mnist-wide and nsl-kdd-mlp,
  * three seeds; every record carries the simulator's prediction for the same cell with the measured service
  * times. Run: npx exitlab run testbed --workers 1 [--quick]. Recorded in docs/results/testbed.md.
  */
@@ -10,7 +10,7 @@ import { defineExperiment } from './harness/experiment.ts';
 export default defineExperiment({
   id: 'testbed',
   description: 'Real HTTP serving with early exits vs the simulator fed the measured service times.',
-  traces: ['fixtures/fashion-mnist-cnn/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
+  traces: ['fixtures/fashion-mnist-wide/manifest.json', 'fixtures/nsl-kdd-mlp/manifest.json'],
   seeds: [1, 2, 3],
   parts: [
     {

@@ -21,7 +21,7 @@ const dir = mkdtempSync(join(tmpdir(), 'exitlab-testbed-'));
 run.after(() => rmSync(dir, { recursive: true, force: true }));
 
 run('--quick completes, and every record has both real and simulated figures', async () => {
-  const traces = defaultDataDir() ? undefined : [join(REPO_ROOT, 'fixtures', 'fashion-mnist-cnn', 'manifest.json')];
+  const traces = defaultDataDir() ? undefined : [join(REPO_ROOT, 'fixtures', 'fashion-mnist-wide', 'manifest.json')];
   if (traces) console.log('  (NSL-KDD dataset not found: Fashion-MNIST cells only)');
   const out = join(dir, 'quick');
   const result = await runExperiment(experiment, { out, quick: true, traces, workers: 0 });

@@ -109,6 +109,11 @@ blocks('fashion-mnist-cnn: every exit of the split model reproduces the recorded
   assert.ok(d < TOL, `max |Δp| = ${d}`);
 });
 
+blocks('fashion-mnist-wide: every exit of the split model (two heads on the input itself, then the backbone) reproduces the recorded outputs of the shared sample', async () => {
+  const d = await maxDiffAllExits('fashion-mnist-wide', 200);
+  assert.ok(d < TOL, `max |Δp| = ${d}`);
+});
+
 blocks('nsl-kdd-mlp: every exit reproduces the recorded probabilities of KDDTest+ rows (needs the dataset)', async () => {
   if (!dataDir) {
     console.log('  (skipped: no datasets folder; set EXITLAB_DATA)');

@@ -4,9 +4,9 @@
  *
  * (`exitlab serve` / `exitlab load` in the CLI take the same options.)
  *
- *   npx tsx experiments/testbed/commands.ts serve --fixture fashion-mnist-cnn --policy reactive [--params '{}']
+ *   npx tsx experiments/testbed/commands.ts serve --fixture fashion-mnist-wide --policy reactive [--params '{}']
  *       [--buffer 10] [--port 8080] [--host 127.0.0.1] [--seed 1] [--budget-fraction 0.5] [--data DIR]
- *   npx tsx experiments/testbed/commands.ts load --url http://127.0.0.1:8080 --fixture fashion-mnist-cnn
+ *   npx tsx experiments/testbed/commands.ts load --url http://127.0.0.1:8080 --fixture fashion-mnist-wide
  *       --rate 1000 [--arrivals poisson|bursty|replay:FILE] [--requests 10000] [--time-limit 60] [--seed 1]
  *       [--data DIR] [--out records.jsonl]
  *
@@ -75,7 +75,7 @@ export interface LoadFlags {
 
 /** `serve`: run a testbed server in this process until SIGINT/SIGTERM. */
 export async function serveCommand(flags: ServeFlags): Promise<void> {
-  const values = { ...flags, fixture: flags.fixture ?? 'fashion-mnist-cnn', policy: flags.policy ?? 'fixed-exit', 'budget-fraction': flags.budgetFraction };
+  const values = { ...flags, fixture: flags.fixture ?? 'fashion-mnist-wide', policy: flags.policy ?? 'fixed-exit', 'budget-fraction': flags.budgetFraction };
   const fixture = checkFixture(values.fixture, 'command line --fixture');
   let params: Record<string, unknown> = {};
   if (values.params !== undefined) {
@@ -122,7 +122,7 @@ function arrivalsFrom(kind: string, ratePerMs: number): ArrivalConfig {
 
 /** `load`: drive a running testbed server open loop and summarise. */
 export async function loadCommand(flags: LoadFlags): Promise<void> {
-  const values = { ...flags, url: flags.url ?? 'http://127.0.0.1:8080', fixture: flags.fixture ?? 'fashion-mnist-cnn', arrivals: flags.arrivals ?? 'poisson', 'time-limit': flags.timeLimit };
+  const values = { ...flags, url: flags.url ?? 'http://127.0.0.1:8080', fixture: flags.fixture ?? 'fashion-mnist-wide', arrivals: flags.arrivals ?? 'poisson', 'time-limit': flags.timeLimit };
   const fixture = checkFixture(values.fixture, 'command line --fixture');
   const kind = values.arrivals!;
   if (values.rate === undefined && !kind.startsWith('replay:')) throw new InputError('command line', '--rate', 'the mean request rate in requests/s');
