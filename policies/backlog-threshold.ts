@@ -54,13 +54,13 @@
 import { ThresholdCalibrator, calibratorFor, exitsByThresholds, geometricShares } from '../lib/calibrate.ts';
 import { InputError } from '../lib/errors.ts';
 import { budgetPathFrom, fitOnPath, parseCostGuarantee, subsetScored, type CostGuarantee } from '../lib/guarantee.ts';
-import type { Rng } from '../lib/random.ts';
+import { canonicalJson, type Rng } from '../lib/random.ts';
 import { mg1kLoss } from './mg1k.ts';
 import type { Policy } from '../lib/policy.ts';
 import { ParamReader, type PolicySpec } from '../lib/registry.ts';
 import type { ScoredTrace } from '../lib/scores.ts';
 import { eenet as eenetSpec } from './eenet/spec.ts';
-import { eenetScores, scoreAt, type EENetConfig, type EENetWeights } from './eenet/model.ts';
+import { eenetScores, scoresFromView, type EENetConfig, type EENetWeights } from './eenet/model.ts';
 import { fitEENet } from './eenet/training.ts';
 
 /** How the rung is chosen at job start. */
@@ -105,7 +105,7 @@ const LEARNED_MEMO_SIZE = 64;
 function learnedWeights(validation: ScoredTrace, budgetMs: number, config: EENetConfig, rng: Rng): EENetWeights {
   let byKey = learnedMemo.get(validation);
   if (!byKey) learnedMemo.set(validation, (byKey = new Map()));
-  const key = JSON.stringify([budgetMs, rng.seed, Object.entries(config).sort(([a], [b]) => (a < b ? -1 : 1))]);
+  const key = canonicalJson([budgetMs, rng.seed, config]);
   const hit = byKey.get(key);
   if (hit) return hit;
   const weights = fitEENet(validation, budgetMs, config, rng).model.weights;
@@ -364,9 +364,7 @@ export const backlogThreshold: PolicySpec<BacklogThresholdParams> = {
         if (!learned) return view.score(score) >= theta[view.exit] ? 'exit' : 'continue';
         // EENet's q_k from the view, as the eenet policy decides (recomputed from exit 0: the view is the only
         // source of earlier exits' outputs); the ladder's thresholds are float32 q values, hence the fround.
-        const k = view.exit;
-        for (let j = 0; j <= k; j++) q[j] = scoreAt(g[j], nClasses, view.probs(j), 0, view.score('maxprob', j), view.score('entropy', j), q, j);
-        return Math.fround(q[k]) >= theta[k] ? 'exit' : 'continue';
+        return Math.fround(scoresFromView(g, nClasses, view, q)) >= theta[view.exit] ? 'exit' : 'continue';
       },
       onEvent(event) {
         if (control !== 'reactive' || !ladder) return;

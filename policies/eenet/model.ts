@@ -29,6 +29,7 @@
  */
 import { exitsByThresholds, geometricShares, thresholdsBySorting } from '../../lib/calibrate.ts';
 import { InputError, describe } from '../../lib/errors.ts';
+import type { ExitView } from '../../lib/policy.ts';
 import type { Rng } from '../../lib/random.ts';
 import type { ScoredTrace } from '../../lib/scores.ts';
 
@@ -197,6 +198,18 @@ export function scoreAt(w: Float64Array, nClasses: number, probs: ArrayLike<numb
   q += w[nClasses] * maxprob + w[nClasses + 1] * conf;
   for (let j = 0; j < k; j++) q += w[nClasses + 2 + j] * clamp01(qEarlier[j]);
   return q;
+}
+
+/**
+ * q_0..q_k of the sample a view shows, k = `view.exit`, recomputed from exit 0 (the view is the only source of
+ * earlier exits' outputs, so nothing is cached across calls), written into `q` (length ≥ k + 1).
+ * @param g the per-exit score weights (`EENetWeights.g`).
+ * @returns q_k, unclamped (the value `eenetScores` stores, before its float32 rounding).
+ */
+export function scoresFromView(g: readonly Float64Array[], nClasses: number, view: ExitView, q: Float64Array): number {
+  const k = view.exit;
+  for (let j = 0; j <= k; j++) q[j] = scoreAt(g[j], nClasses, view.probs(j), 0, view.score('maxprob', j), view.score('entropy', j), q, j);
+  return q[k];
 }
 
 /**

@@ -79,6 +79,7 @@ import {
   exitProbabilities,
   meanShares,
   scoreAt,
+  scoresFromView,
   sharesWithinBudget,
   type EENetConfig,
   type FittedEENet,
@@ -181,16 +182,11 @@ function makePolicy(config: EENetConfig, ctx: PolicyContext | undefined, loaded:
   let q = new Float64Array(loaded ? loaded.weights.nExits : (ctx?.model.nExits ?? 2));
   const decide = (view: ExitView): 'exit' | 'continue' => {
     if (!fitted) throw new InputError(SRC, 'fit', 'fit(validation, {budgetMs}) (or a loaded model) before the first decision', 'an unfitted policy');
-    const k = view.exit;
-    const w = fitted.weights;
-    const C = w.nClasses;
-    // Recompute q_0..q_k from the view: the view is the only source of earlier exits' outputs, and caching
-    // across calls would tie correctness to the harness calling exits of one sample consecutively.
-    for (let j = 0; j <= k; j++) {
-      q[j] = scoreAt(w.g[j], C, view.probs(j), 0, view.score('maxprob', j), view.score('entropy', j), q, j);
-    }
-    // Thresholds are float32 scores (`eenetScores` stores q as Float32Array): compare the same rounding.
-    return Math.fround(q[k]) >= fitted.thresholds[k] ? 'exit' : 'continue';
+    // q_0..q_k from the view: caching across calls would tie correctness to the harness calling exits of one
+    // sample consecutively. Thresholds are float32 scores (`eenetScores` stores q as Float32Array): compare the
+    // same rounding.
+    const qk = scoresFromView(fitted.weights.g, fitted.weights.nClasses, view, q);
+    return Math.fround(qk) >= fitted.thresholds[view.exit] ? 'exit' : 'continue';
   };
   return {
     get name() {
